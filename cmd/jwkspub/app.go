@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/sources"
+)
+
+// Set by the linker: -X main.version=... -X main.commit=... -X main.date=...
+var (
+	version = "dev"
+	commit  = "none"
+	date    = "unknown"
+)
+
+// env is the process environment run works in, injected so tests run it in-process.
+type env struct {
+	stdout, stderr io.Writer
+	lookup         func(string) (string, bool)
+}
+
+// run executes jwkspub with args and returns the exit code.
+func run(ctx context.Context, args []string, e env) int {
+	app := newApp(e)
+	err := app.RunContext(ctx, args)
+	code := exitCode(err)
+	if err != nil && err.Error() != "" {
+		fmt.Fprintf(e.stderr, "jwkspub: %v\n", err)
+		if code == exitUsage {
+			fmt.Fprintln(e.stderr, "run 'jwkspub help' for usage")
+		}
+	}
+	return code
+}
+
+func newApp(e env) *cli.App {
+	app := &cli.App{
+		Name:                 "jwkspub",
+		Usage:                "publish JSON Web Key Sets as static files",
+		Version:              version,
+		Writer:               e.stdout,
+		ErrWriter:            e.stderr,
+		HideVersion:          true,
+		EnableBashCompletion: true,
+		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usagef("%v", err)
+		},
+		CommandNotFound: func(c *cli.Context, name string) {},
+		Commands: []*cli.Command{
+			buildCommand(e),
+			versionCommand(e),
+		},
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() > 0 {
+				return usagef("unknown command %q", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = app.OnUsageError
+		if cmd.Before == nil {
+			cmd.Before = noArgs
+		}
+	}
+	return app
+}
+
+// noArgs refuses positional arguments: urfave/cli v2 stops parsing flags at the first
+// argument, so a flag written after one would otherwise be silently ignored.
+func noArgs(c *cli.Context) error {
+	if c.Args().Len() == 0 {
+		return nil
+	}
+	first := c.Args().First()
+	if strings.HasPrefix(first, "-") {
+		return usagef("%s: flag %s came after an argument; put every flag before arguments", c.Command.Name, first)
+	}
+	return usagef("%s takes no arguments, got %q", c.Command.Name, first)
+}
+
+// Common flags, shared by every command that reads sets.
+func commonFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", Usage: "configuration file (default jwkspub.yaml if present)", EnvVars: []string{"JWKSPUB_CONFIG"}},
+		&cli.StringSliceFlag{Name: "set", Usage: "set `NAME` to work on (repeatable; default every set)", EnvVars: []string{"JWKSPUB_SET"}},
+		&cli.StringSliceFlag{Name: "source", Usage: "source `SPEC` for the one-set case without a config file (repeatable)", EnvVars: []string{"JWKSPUB_SOURCE"}},
+		&cli.StringSliceFlag{Name: "target", Usage: "target `URL` for the one-set case without a config file (repeatable)", EnvVars: []string{"JWKSPUB_TARGET"}},
+		&cli.BoolFlag{Name: "derive-public", Usage: "accept private key input and publish only its public half", EnvVars: []string{"JWKSPUB_DERIVE_PUBLIC"}},
+		&cli.StringFlag{Name: "format", Value: "text", Usage: "output on stdout: text or json", EnvVars: []string{"JWKSPUB_FORMAT"}},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "logs on stderr: text or json", EnvVars: []string{"JWKSPUB_LOG_FORMAT"}},
+		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"JWKSPUB_LOG_LEVEL"}},
+	}
+}
+
+// globals is what the common flags say, read once per command.
+type globals struct {
+	cfg          *publish.Config
+	derivePublic bool
+	format       string
+	logger       *slog.Logger
+	lookup       func(string) (string, bool)
+}
+
+func readGlobals(c *cli.Context, e env) (*globals, error) {
+	g := &globals{derivePublic: c.Bool("derive-public"), format: c.String("format"), lookup: e.lookup}
+	switch g.format {
+	case "text", "json":
+	default:
+		return nil, usagef("--format %q: use text or json", g.format)
+	}
+	var err error
+	if g.logger, err = newLogger(e.stderr, c.String("log-format"), c.String("log-level")); err != nil {
+		return nil, err
+	}
+	if g.cfg, err = loadConfig(c); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usagef("--log-format %q: use text or json", format)
+}
+
+// loadConfig reads the configuration file, or builds the one-set configuration from --source
+// and --target, and narrows it to the sets named by --set.
+func loadConfig(c *cli.Context) (*publish.Config, error) {
+	path := c.String("config")
+	srcs, tgts := c.StringSlice("source"), c.StringSlice("target")
+	var cfg *publish.Config
+	switch {
+	case len(srcs) > 0 && path != "":
+		return nil, usagef("--source and --config do not mix: put the sources in the config file")
+	case len(srcs) > 0:
+		set := publish.SetConfig{Name: "default"}
+		for _, s := range srcs {
+			set.Sources = append(set.Sources, publish.SourceConfig{Spec: sources.Spec{Spec: s}})
+		}
+		for _, t := range tgts {
+			set.Targets = append(set.Targets, publish.TargetConfig{URL: t})
+		}
+		cfg = &publish.Config{Sets: []publish.SetConfig{set}}
+		if err := cfg.Validate(); err != nil {
+			return nil, usagef("%v", err)
+		}
+	default:
+		explicit := path != ""
+		if !explicit {
+			path = "jwkspub.yaml"
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			if !explicit && os.IsNotExist(err) {
+				return nil, usagef("no configuration: pass --config FILE, or --source SPEC for a single set")
+			}
+			return nil, fmt.Errorf("reading configuration: %w", err)
+		}
+		defer f.Close()
+		if cfg, err = publish.LoadConfig(f, path); err != nil {
+			return nil, err
+		}
+		if len(tgts) > 0 {
+			return nil, usagef("--target and --config do not mix: put the targets in the config file")
+		}
+	}
+	names := c.StringSlice("set")
+	if len(names) == 0 {
+		return cfg, nil
+	}
+	picked := &publish.Config{}
+	for _, n := range names {
+		s, ok := cfg.Set(n)
+		if !ok {
+			return nil, usagef("--set %q: no such set in the configuration", n)
+		}
+		picked.Sets = append(picked.Sets, *s)
+	}
+	return picked, nil
+}
+
+// sourcesFor builds the sources of one set.
+func (g *globals) sourcesFor(set *publish.SetConfig) ([]sources.Source, error) {
+	opts := sources.Options{DerivePublic: g.derivePublic, Logger: g.logger, Lookup: g.lookup}
+	out := make([]sources.Source, 0, len(set.Sources))
+	for _, sc := range set.Sources {
+		s, err := sources.New(sc.Spec, opts)
+		if err != nil {
+			return nil, fmt.Errorf("set %q: %w", set.Name, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func versionCommand(e env) *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print version, commit and build date",
+		Flags: []cli.Flag{&cli.StringFlag{Name: "format", Value: "text", Usage: "text or json"}},
+		Action: func(c *cli.Context) error {
+			if c.String("format") == "json" {
+				return writeJSON(e.stdout, map[string]string{"version": version, "commit": commit, "date": date})
+			}
+			fmt.Fprintf(e.stdout, "jwkspub %s (commit %s, built %s)\n", version, commit, date)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/jwkspub/jwkspub/publish"
+)
+
+func buildCommand(e env) *cli.Command {
+	return &cli.Command{
+		Name:  "build",
+		Usage: "read the sources and write a validated jwks.json; writes nothing else",
+		Flags: append(commonFlags(),
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "jwks.json", Usage: "where to write the set (- for stdout)", EnvVars: []string{"JWKSPUB_OUTPUT"}},
+			&cli.BoolFlag{Name: "pretty", Usage: "indent the JSON for humans", EnvVars: []string{"JWKSPUB_PRETTY"}},
+		),
+		Action: func(c *cli.Context) error {
+			g, err := readGlobals(c, e)
+			if err != nil {
+				return err
+			}
+			if len(g.cfg.Sets) != 1 {
+				names := make([]string, len(g.cfg.Sets))
+				for i, s := range g.cfg.Sets {
+					names[i] = s.Name
+				}
+				return usagef("build writes one set; choose it with --set (the configuration has %v)", names)
+			}
+			set := &g.cfg.Sets[0]
+			srcs, err := g.sourcesFor(set)
+			if err != nil {
+				return err
+			}
+			built, err := publish.Build(c.Context, publish.BuildOptions{Set: set, Sources: srcs, Now: time.Now(), Logger: g.logger})
+			if err != nil {
+				return err
+			}
+			doc, err := publish.Encode(built, c.Bool("pretty") || set.Output.Pretty)
+			if err != nil {
+				return fmt.Errorf("set %q: %w", set.Name, err)
+			}
+			out := c.String("output")
+			if out == "-" {
+				_, err := e.stdout.Write(doc)
+				return err
+			}
+			if err := publish.WriteFileAtomic(out, doc, 0o644); err != nil {
+				return err
+			}
+			return report(e.stdout, g.format, set.Name, out, doc, built)
+		},
+	}
+}
+
+// report tells what build wrote: a line for people, an object for machines.
+func report(w io.Writer, format, name, path string, doc []byte, set *publish.Set) error {
+	sum := sha256.Sum256(doc)
+	if format == "json" {
+		type key struct {
+			KID    string `json:"kid"`
+			Kty    string `json:"kty"`
+			Alg    string `json:"alg"`
+			Source string `json:"source"`
+		}
+		keys := make([]key, len(set.Keys))
+		for i, k := range set.Keys {
+			keys[i] = key{KID: k.KID, Kty: k.Kty, Alg: k.Alg, Source: k.Origin.String()}
+		}
+		return writeJSON(w, map[string]any{"set": name, "output": path, "sha256": hex.EncodeToString(sum[:]), "keys": keys})
+	}
+	fmt.Fprintf(w, "wrote %s: set %q, %d key(s), sha256 %s\n", path, name, len(set.Keys), hex.EncodeToString(sum[:]))
+	for _, k := range set.Keys {
+		fmt.Fprintf(w, "  %s %s %s from %s\n", k.KID, k.Kty, k.Alg, k.Origin)
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,109 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jwkspub/jwkspub/sources"
+)
+
+// BuildOptions configure Build.
+type BuildOptions struct {
+	Set     *SetConfig
+	Sources []sources.Source // built by the caller from Set.Sources
+	Now     time.Time        // for certificate validity; zero skips those checks
+	Logger  *slog.Logger
+}
+
+// Build reads every source and assembles the set: the main job of `jwkspub build`, and the
+// first step of diff and publish. It reads every source even after one fails and reports
+// source errors together with policy violations, so one run shows everything to fix.
+func Build(ctx context.Context, o BuildOptions) (*Set, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var (
+		keys []sources.Key
+		errs []error
+	)
+	for _, s := range o.Sources {
+		ks, err := s.Keys(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("reading %s: %w", s, ctx.Err())
+			}
+			errs = append(errs, err)
+		}
+		log.Debug("source read", "source", s.String(), "keys", len(ks))
+		keys = append(keys, ks...)
+	}
+	var set *Set
+	if len(errs) == 0 || len(keys) > 0 {
+		var err error
+		set, err = Assemble(keys, AssembleOptions{Policy: o.Set.Policy, KID: o.Set.KID, KIDTemplate: o.Set.KIDTemplate, Now: o.Now})
+		var pe *PolicyError
+		if errors.As(err, &pe) && len(errs) > 0 {
+			// An empty or short set is a consequence of the source errors, not news.
+			pe.Violations = dropRules(pe.Violations, "empty-set")
+			if len(pe.Violations) == 0 {
+				err = nil
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("set %q: %w", o.Set.Name, errors.Join(errs...))
+	}
+	for _, w := range set.Warnings {
+		log.Warn(w, "set", o.Set.Name)
+	}
+	return set, nil
+}
+
+func dropRules(vs []Violation, rule string) []Violation {
+	out := vs[:0]
+	for _, v := range vs {
+		if v.Rule != rule {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// WriteFileAtomic writes data to path so that readers see either the old or the new content,
+// never a partial file: a temporary file in the same directory, fsync, rename.
+func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,412 @@
+package publish
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/jwkspub/jwkspub/sources"
+)
+
+// Config is the configuration file: a list of key sets, each published to its targets.
+type Config struct {
+	Sets []SetConfig `yaml:"sets"`
+}
+
+// SetConfig is one JWK Set: where its keys come from, what they must satisfy, and where the
+// document goes.
+type SetConfig struct {
+	Name        string         `yaml:"name"`
+	Issuer      string         `yaml:"issuer"`
+	Sources     []SourceConfig `yaml:"sources"`
+	Policy      Policy         `yaml:"policy"`
+	KID         string         `yaml:"kid"`
+	KIDTemplate string         `yaml:"kid_template"`
+	Output      Output         `yaml:"output"`
+	Rotation    Rotation       `yaml:"rotation"`
+	Targets     []TargetConfig `yaml:"targets"`
+
+	line int // where the set starts in the file, for messages
+}
+
+// Output controls how the document is written.
+type Output struct {
+	CacheControl string `yaml:"cache_control"`
+	ContentType  string `yaml:"content_type"`
+	Pretty       bool   `yaml:"pretty"`
+	Gzip         bool   `yaml:"gzip"`
+}
+
+// Output defaults.
+const (
+	DefaultCacheControl = "public, max-age=900"
+	DefaultContentType  = "application/json"
+)
+
+// Rotation bounds how fast keys may leave the set.
+type Rotation struct {
+	// MaxTokenLifetime is the longest a token signed by a key stays valid.
+	MaxTokenLifetime Duration `yaml:"max_token_lifetime"`
+	// CDNTTL is how long a CDN in front of the target may cache the document, beyond max-age.
+	CDNTTL Duration `yaml:"cdn_ttl"`
+	// MaxRemoved is how many keys one publication may remove; nil means 1.
+	MaxRemoved *int `yaml:"max_removed"`
+}
+
+// SourceConfig is a source spec, written either as a plain string or as a mapping with options.
+type SourceConfig struct{ sources.Spec }
+
+// TargetConfig is a target URL, written as a plain string or a mapping with options.
+type TargetConfig struct {
+	URL string `yaml:"url"`
+	// PublicURL is where verifiers fetch the document, for the discovery document's jwks_uri.
+	PublicURL string `yaml:"public_url"`
+}
+
+// Duration is a time.Duration that also accepts days ("90d").
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ParseDuration parses a Go duration or a whole number of days ("90d").
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("bad duration %q (use 24h, 90m or 7d)", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("bad duration %q (use 24h, 90m or 7d)", s)
+	}
+	return v, nil
+}
+
+// UnmarshalYAML accepts "file:keys/*.pem" or {spec: ..., alg: ..., kid: ..., optional: ...}.
+func (s *SourceConfig) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		s.Spec.Spec = n.Value
+		return nil
+	}
+	var m struct {
+		Spec     string `yaml:"spec"`
+		Alg      string `yaml:"alg"`
+		KID      string `yaml:"kid"`
+		Optional bool   `yaml:"optional"`
+		Versions string `yaml:"versions"`
+	}
+	if err := strictDecode(n, &m, "spec", "alg", "kid", "optional", "versions"); err != nil {
+		return err
+	}
+	s.Spec = sources.Spec{Spec: m.Spec, Alg: m.Alg, KID: m.KID, Optional: m.Optional, Versions: m.Versions}
+	return nil
+}
+
+// UnmarshalYAML accepts "s3://..." or {url: ..., public_url: ...}.
+func (t *TargetConfig) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		t.URL = n.Value
+		return nil
+	}
+	type plain TargetConfig
+	return strictDecode(n, (*plain)(t), "url", "public_url")
+}
+
+// strictDecode decodes a flat mapping node, refusing keys outside known: yaml.v3 does not
+// carry the decoder's KnownFields into custom unmarshalers, so they check for themselves.
+func strictDecode(n *yaml.Node, dst any, known ...string) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: expected a mapping", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		ok := false
+		for _, name := range known {
+			ok = ok || k.Value == name
+		}
+		if !ok {
+			return fmt.Errorf("line %d: unknown field %q (known: %s)", k.Line, k.Value, strings.Join(known, ", "))
+		}
+	}
+	if err := n.Decode(dst); err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	return nil
+}
+
+// LoadConfig reads and validates a configuration file. Unknown fields are errors with their
+// line; every validation problem is reported at once.
+func LoadConfig(r io.Reader, name string) (*Config, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return ParseConfig(data, name)
+}
+
+// ParseConfig parses and validates configuration bytes; name is used in messages.
+func ParseConfig(data []byte, name string) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: empty configuration: add a sets: list", name)
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	var doc struct {
+		Sets []yaml.Node `yaml:"sets"`
+	}
+	if yaml.Unmarshal(data, &doc) == nil && len(doc.Sets) == len(c.Sets) {
+		for i := range doc.Sets {
+			c.Sets[i].line = doc.Sets[i].Line
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &c, nil
+}
+
+var setNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+
+// Validate checks the whole configuration, including the parts only publish uses (targets,
+// rotation, issuer, output), and returns every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Sets) == 0 {
+		return errors.New("no sets: add at least one under sets:")
+	}
+	seen := map[string]bool{}
+	for i := range c.Sets {
+		s := &c.Sets[i]
+		where := fmt.Sprintf("set %d", i)
+		if s.Name != "" {
+			where = fmt.Sprintf("set %q", s.Name)
+		}
+		if s.line > 0 {
+			where = fmt.Sprintf("line %d: %s", s.line, where)
+		}
+		for _, msg := range s.validate() {
+			errs = append(errs, fmt.Errorf("%s: %s", where, msg))
+		}
+		if seen[s.Name] {
+			errs = append(errs, fmt.Errorf("%s: duplicate set name", where))
+		}
+		seen[s.Name] = true
+	}
+	return errors.Join(errs...)
+}
+
+// SourceKinds are the spec kinds a configuration may use.
+var SourceKinds = []string{"file", "env", "env-prefix", "vault-transit", "vault-kv", "vault-oidc"}
+
+// TargetSchemes are the target URL schemes a configuration may use.
+var TargetSchemes = []string{"file", "s3", "gs", "azblob", "oci"}
+
+func (s *SetConfig) validate() []string {
+	var errs []string
+	add := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
+	if !setNameRE.MatchString(s.Name) {
+		add("name %q must be lowercase letters, digits, '.', '_' or '-'", s.Name)
+	}
+	if s.Issuer != "" {
+		if err := ValidateIssuer(s.Issuer); err != nil {
+			add("issuer: %v", err)
+		}
+	}
+	if len(s.Sources) == 0 {
+		add("no sources: add at least one")
+	}
+	for i, src := range s.Sources {
+		if err := ValidateSourceSpec(src.Spec); err != nil {
+			add("sources[%d]: %v", i, err)
+		}
+	}
+	errs = append(errs, s.Policy.Validate()...)
+	switch s.KID {
+	case "", KIDKeepOrThumbprint, KIDThumbprint, KIDK8s:
+		if s.KIDTemplate != "" {
+			add("kid_template is set but kid is %q; set kid: template", s.KID)
+		}
+	case KIDTemplate:
+		if _, err := ParseKIDTemplate(s.KIDTemplate); err != nil || s.KIDTemplate == "" {
+			add("kid: template needs a valid kid_template (%v)", err)
+		}
+	default:
+		add("kid %q: use keep-or-thumbprint, thumbprint, k8s or template", s.KID)
+	}
+	if err := ValidateCacheControl(s.Output.CacheControl); err != nil {
+		add("output.cache_control: %v", err)
+	}
+	switch s.Output.ContentType {
+	case "", "application/json", "application/jwk-set+json":
+	default:
+		add("output.content_type %q: use application/json or application/jwk-set+json", s.Output.ContentType)
+	}
+	if s.Rotation.MaxRemoved != nil && *s.Rotation.MaxRemoved < 0 {
+		add("rotation.max_removed %d is negative", *s.Rotation.MaxRemoved)
+	}
+	for i, t := range s.Targets {
+		if err := ValidateTarget(t.URL); err != nil {
+			add("targets[%d]: %v", i, err)
+		}
+		if t.PublicURL != "" {
+			if u, err := url.Parse(t.PublicURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+				add("targets[%d].public_url %q is not an http(s) URL", i, t.PublicURL)
+			}
+		}
+	}
+	return errs
+}
+
+// ValidateSourceSpec checks a spec's kind and argument without reading anything.
+func ValidateSourceSpec(s sources.Spec) error {
+	kind, arg, ok := strings.Cut(s.Spec, ":")
+	if !ok {
+		return fmt.Errorf("%q has no kind; use one of %s followed by ':'", s.Spec, strings.Join(SourceKinds, ", "))
+	}
+	known := false
+	for _, k := range SourceKinds {
+		known = known || k == kind
+	}
+	if !known {
+		return fmt.Errorf("%q: unknown kind %q (one of %s)", s.Spec, kind, strings.Join(SourceKinds, ", "))
+	}
+	if arg == "" && kind != "vault-oidc" {
+		return fmt.Errorf("%q: nothing after %q", s.Spec, kind+":")
+	}
+	if s.Alg != "" {
+		if _, ok := algKty[s.Alg]; !ok {
+			return fmt.Errorf("%q: alg %q is not one of %s", s.Spec, s.Alg, strings.Join(SupportedAlgs, ", "))
+		}
+	}
+	switch s.KID {
+	case "", KIDKeepOrThumbprint, KIDThumbprint, KIDK8s:
+	default:
+		if _, err := ParseKIDTemplate(s.KID); err != nil || !strings.Contains(s.KID, "{{") {
+			return fmt.Errorf("%q: kid %q is not a kid mode or a template", s.Spec, s.KID)
+		}
+	}
+	switch v := s.Versions; {
+	case v == "", v == "all", v == "latest":
+	default:
+		if n, err := strconv.Atoi(v); err != nil || n < 1 {
+			return fmt.Errorf("%q: versions %q: use all, latest or a positive number", s.Spec, v)
+		}
+	}
+	return nil
+}
+
+// ValidateTarget checks a target URL's scheme and shape without contacting it.
+func ValidateTarget(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %w", raw, err)
+	}
+	known := false
+	for _, s := range TargetSchemes {
+		known = known || s == u.Scheme
+	}
+	if !known {
+		return fmt.Errorf("%q: unknown scheme %q (one of %s)", raw, u.Scheme, strings.Join(TargetSchemes, ", "))
+	}
+	switch u.Scheme {
+	case "file":
+		if u.Host != "" || !path.IsAbs(u.Path) || strings.HasSuffix(u.Path, "/") {
+			return fmt.Errorf("%q: use file:///absolute/dir/jwks.json", raw)
+		}
+	case "oci":
+		if u.Host == "" || !strings.Contains(u.Path, ":") {
+			return fmt.Errorf("%q: use oci://REGISTRY/REPO:TAG", raw)
+		}
+	default:
+		if u.Host == "" || strings.Trim(u.Path, "/") == "" {
+			return fmt.Errorf("%q: use %s://BUCKET/path/jwks.json", raw, u.Scheme)
+		}
+	}
+	return nil
+}
+
+// ValidateIssuer checks an OIDC issuer: https, no query or fragment (OpenID Connect
+// Discovery §3); plain http only on loopback, for tests.
+func ValidateIssuer(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	loopback := u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1" || u.Hostname() == "::1"
+	if u.Scheme != "https" && !(u.Scheme == "http" && loopback) || u.Host == "" {
+		return fmt.Errorf("%q must be an https URL", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q must not have a query or fragment", raw)
+	}
+	return nil
+}
+
+// ValidateCacheControl accepts the directives that make sense for a public JWKS. Empty means
+// DefaultCacheControl.
+func ValidateCacheControl(v string) error {
+	if v == "" {
+		return nil
+	}
+	for _, d := range strings.Split(v, ",") {
+		d = strings.TrimSpace(d)
+		name, val, hasVal := strings.Cut(d, "=")
+		switch name {
+		case "public", "no-transform", "must-revalidate", "proxy-revalidate":
+			if hasVal {
+				return fmt.Errorf("%q takes no value", name)
+			}
+		case "max-age", "s-maxage", "stale-while-revalidate", "stale-if-error":
+			if n, err := strconv.Atoi(val); !hasVal || err != nil || n < 0 {
+				return fmt.Errorf("%q needs a number of seconds", name)
+			}
+		default:
+			return fmt.Errorf("directive %q is not allowed for a public JWKS (use public, max-age, s-maxage, stale-while-revalidate, stale-if-error, must-revalidate, no-transform)", d)
+		}
+	}
+	return nil
+}
+
+// MaxAge returns the max-age of a Cache-Control value, 0 when absent.
+func MaxAge(cacheControl string) time.Duration {
+	for _, d := range strings.Split(cacheControl, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(d), "max-age="); ok {
+			n, _ := strconv.Atoi(v)
+			return time.Duration(n) * time.Second
+		}
+	}
+	return 0
+}
+
+// Set returns the named set.
+func (c *Config) Set(name string) (*SetConfig, bool) {
+	for i := range c.Sets {
+		if c.Sets[i].Name == name {
+			return &c.Sets[i], true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,133 @@
+package sources
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Source yields the public keys found at one spec.
+type Source interface {
+	// Keys reads the source. It returns every key it could read; when some input could not be
+	// read it also returns a non-nil error (errors.Join of one error per problem), and callers
+	// must not publish anything in that case.
+	Keys(ctx context.Context) ([]Key, error)
+	// String returns the spec the source was built from, e.g. "file:keys/*.pem".
+	String() string
+}
+
+// Origin says where a key was found, e.g. "file:keys/old.pem block 2".
+type Origin struct {
+	// Source is the spec of the source ("file:keys/*.pem", "env:JWT_PUBLIC_KEY").
+	Source string
+	// Location narrows it down inside the source: a file and block, a JSON index, a field.
+	Location string
+}
+
+func (o Origin) String() string {
+	if o.Location == "" {
+		return o.Source
+	}
+	return o.Source + " " + o.Location
+}
+
+// Key types as they appear in a JWK's "kty".
+const (
+	KtyRSA = "RSA"
+	KtyEC  = "EC"
+	KtyOKP = "OKP"
+	KtyOct = "oct"
+)
+
+// Key is one public key as read from a source, before any policy is applied.
+//
+// Material is kept as the raw big-endian bytes a JWK would carry, not as a crypto.PublicKey,
+// so that publish.Assemble can explain exactly what is wrong with a key (a short modulus, a
+// point off its curve, an unknown curve) instead of a parser giving up with a generic error.
+type Key struct {
+	Kty string // "RSA", "EC", "OKP", "oct" or whatever a JWK said
+	Crv string // EC and OKP curve name as in a JWK ("P-256", "Ed25519")
+	N   []byte // RSA modulus, big-endian, possibly with leading zeros as given
+	E   []byte // RSA public exponent, big-endian
+	X   []byte // EC x coordinate, or the OKP public key
+	Y   []byte // EC y coordinate
+
+	// KID, Alg and Use are what the input carried, empty when it carried none.
+	KID string
+	Alg string
+	Use string
+
+	// Certs is the certificate chain the key came with (leaf first): from a PEM certificate or
+	// a JWK's x5c. Empty for bare keys.
+	Certs []*x509.Certificate
+
+	// Members lists every JSON member name of a JWK input, so that Assemble can refuse members
+	// it does not publish (for instance "d" from a source that leaked a private key).
+	Members []string
+
+	// Hints carry what the source knows to fill kid templates (Vault key name and version).
+	Name    string
+	Version int
+
+	// Defaults a source may set from its configuration; Assemble applies them.
+	ConfigAlg string // the source's configured alg, overriding inference
+	ConfigKID string // the source's configured kid mode or template
+
+	Origin Origin
+}
+
+// Options are shared by all sources.
+type Options struct {
+	// DerivePublic allows private key input: only its public half is kept. Without it, private
+	// key input is refused with ErrPrivateKey.
+	DerivePublic bool
+	// Logger receives warnings (certificates about to expire, derived public keys). Never key
+	// material. nil discards.
+	Logger *slog.Logger
+	// Now is the clock for certificate checks; nil means time.Now.
+	Now func() time.Time
+	// Lookup reads an environment variable for env: and env-prefix: sources. nil means no
+	// variable is set: libraries never read the process environment themselves.
+	Lookup func(string) (string, bool)
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
+func (o Options) now() time.Time {
+	if o.Now == nil {
+		return time.Now()
+	}
+	return o.Now()
+}
+
+func (o Options) lookup(name string) (string, bool) {
+	if o.Lookup == nil {
+		return "", false
+	}
+	return o.Lookup(name)
+}
+
+// Error is a problem with one piece of input. It names the origin, what is wrong and how to fix
+// it; it never contains key material.
+type Error struct {
+	Origin Origin
+	Err    error  // what is wrong; may wrap ErrPrivateKey
+	Fix    string // how to fix it
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("%s: %v", e.Origin, e.Err)
+	if e.Fix != "" {
+		msg += " (fix: " + e.Fix + ")"
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }

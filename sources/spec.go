@@ -1,0 +1,52 @@
+package sources
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Spec is one configured source: the spec string plus its options from the config file.
+type Spec struct {
+	Spec     string // "file:keys/*.pem", "env:VAR", "env-prefix:JWT_", ...
+	Alg      string // alg for every key of this source, overriding inference
+	KID      string // kid mode or template for this source's keys, overriding the set's
+	Optional bool   // a missing file or unset variable is not an error
+	Versions string // for versioned sources (Vault): "all", "latest" or a number of recent versions
+}
+
+// Defaults are a source's configured alg and kid, stamped on each key it yields.
+type Defaults struct {
+	Alg string
+	KID string
+}
+
+func (d Defaults) apply(keys []Key) {
+	for i := range keys {
+		keys[i].ConfigAlg = d.Alg
+		keys[i].ConfigKID = d.KID
+	}
+}
+
+// Kinds lists the spec prefixes New understands.
+var kinds = []string{"file:", "env:", "env-prefix:"}
+
+// New builds the source for a spec. The error says which kinds exist when the spec is unknown.
+func New(s Spec, opts Options) (Source, error) {
+	kind, arg, ok := strings.Cut(s.Spec, ":")
+	d := Defaults{Alg: s.Alg, KID: s.KID}
+	if !ok {
+		return nil, fmt.Errorf("source %q: missing kind (one of %s)", s.Spec, strings.Join(kinds, " "))
+	}
+	if arg == "" {
+		return nil, fmt.Errorf("source %q: empty argument after %q", s.Spec, kind+":")
+	}
+	switch kind {
+	case "file":
+		return &File{Pattern: arg, Optional: s.Optional, Opts: opts, Defaults: d}, nil
+	case "env":
+		return &Env{Var: arg, Optional: s.Optional, Opts: opts, Defaults: d}, nil
+	case "env-prefix":
+		return &EnvPrefix{Prefix: arg, Optional: s.Optional, Opts: opts, Defaults: d}, nil
+	}
+	return nil, fmt.Errorf("source %q: unknown kind %q (one of %s)", s.Spec, kind, strings.Join(kinds, " "))
+}
