@@ -57,6 +57,12 @@ func newApp(e env) *cli.App {
 		CommandNotFound: func(c *cli.Context, name string) {},
 		Commands: []*cli.Command{
 			buildCommand(e),
+			diffCommand(e),
+			publishCommand(e),
+			statusCommand(e),
+			verifyCommand(e),
+			renderCommand(e),
+			keygenCommand(e),
 			versionCommand(e),
 		},
 		Action: func(c *cli.Context) error {

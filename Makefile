@@ -1,0 +1,51 @@
+# make test is the one test command: CI (.ci/run) and developers run exactly this.
+GO        ?= go
+CACHE     ?= $(HOME)/.cache/jwkspub
+FUZZTIME  ?= 5s
+# Fuzz targets run briefly on every test run: package:FuzzName.
+FUZZ_TARGETS = ./sources:FuzzParsePEM ./sources:FuzzParseJWK ./sources:FuzzParseEnvValue ./publish:FuzzParseConfig
+LDFLAGS = -X main.version=$(shell git describe --tags --always --dirty 2>/dev/null || echo dev) \
+          -X main.commit=$(shell git rev-parse --short HEAD 2>/dev/null || echo none) \
+          -X main.date=$(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
+
+.PHONY: all build test check unit fuzz integration lint bench clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o jwkspub ./cmd/jwkspub
+
+## test: formatting and vet, unit and script tests with -race, brief fuzzing, then the
+## integration suite against real services (installed and started by .ci/services.sh).
+test: check unit fuzz integration
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+integration:
+	.ci/services.sh start
+	. $(CACHE)/services.env && $(GO) test -race -count=1 -tags integration ./internal/integration/...
+
+## lint: the static checks CI runs (staticcheck and govulncheck are fetched at pinned versions).
+lint: check
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4 ./...
+
+## bench: benchmarks; figures go into BENCHMARKS.md with the machine and date.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -f jwkspub
