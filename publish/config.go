@@ -107,6 +107,15 @@ func (s *SourceConfig) UnmarshalYAML(n *yaml.Node) error {
 		s.Spec.Spec = n.Value
 		return nil
 	}
+	// "- vault-oidc:" unquoted is YAML for a mapping {vault-oidc: null}: read it as the spec.
+	if n.Kind == yaml.MappingNode && len(n.Content) == 2 && n.Content[1].Tag == "!!null" {
+		for _, k := range SourceKinds {
+			if n.Content[0].Value == k {
+				s.Spec.Spec = k + ":"
+				return nil
+			}
+		}
+	}
 	var m struct {
 		Spec     string `yaml:"spec"`
 		Alg      string `yaml:"alg"`
