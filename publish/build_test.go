@@ -21,7 +21,7 @@ type fakeSource struct {
 }
 
 func (f fakeSource) Keys(context.Context) ([]sources.Key, error) { return f.keys, f.err }
-func (f fakeSource) String() string                               { return f.name }
+func (f fakeSource) String() string                              { return f.name }
 
 func TestBuildCatchesLeakySource(t *testing.T) {
 	k := parseJWK(t, `{"kty":"OKP","crv":"Ed25519","x":"`+rfc8037X+`"}`)
