@@ -1,0 +1,210 @@
+package publish
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+
+	"github.com/jwkspub/jwkspub/templates"
+)
+
+// ContextFile is one file of the nginx image build context.
+type ContextFile struct {
+	// Path is slash-separated and relative to the context directory.
+	Path string
+	Data []byte
+	// ModTime is derived from Data (see ContentModTime), so the ETag nginx computes from it
+	// changes whenever the content does.
+	ModTime time.Time
+}
+
+// ContextOptions configure RenderContext.
+type ContextOptions struct {
+	Set  *SetConfig
+	Keys *Set // the assembled set, from Build
+	// Params are the nginx and image settings (listen address, logs, base image). Cache-Control,
+	// Content-Type and whether to serve the discovery document come from Set and override them.
+	Params templates.Params
+	// JWKSURI is the discovery document's jwks_uri; empty means the first target's public_url,
+	// else the issuer's /.well-known/jwks.json.
+	JWKSURI string
+	// State is the set's state object; nil leaves it out. It is written beside the JWKS as
+	// .well-known/jwks.json.state.json, in the image's document layer but never served (the
+	// configuration serves exact paths only).
+	State []byte
+}
+
+// Paths of the documents inside a build context.
+const (
+	ContextJWKS      = templates.DocRoot + templates.JWKSPath
+	ContextDiscovery = templates.DocRoot + templates.DiscoveryPath
+	ContextState     = ContextJWKS + ".state.json"
+)
+
+// contextFiles are every file RenderContext may write: WriteContext removes the ones a render
+// no longer produces (a discovery document after the issuer was removed).
+var contextFiles = []string{
+	templates.Dockerfile, templates.NginxConf,
+	ContextJWKS, ContextJWKS + ".gz",
+	ContextDiscovery, ContextDiscovery + ".gz",
+	ContextState,
+}
+
+// RenderContext returns every file of the nginx image build context for one set: Dockerfile,
+// nginx.conf, the JWKS and its precompressed copy, and the discovery document (and its copy)
+// when the set has an issuer. It only computes; WriteContext writes.
+func RenderContext(o ContextOptions) ([]ContextFile, error) {
+	if o.Set == nil || o.Keys == nil {
+		return nil, errors.New("render: no set")
+	}
+	p := o.Params
+	p.CacheControl = o.Set.Output.CacheControl
+	if p.CacheControl == "" {
+		p.CacheControl = DefaultCacheControl
+	}
+	p.ContentType = o.Set.Output.ContentType
+	if p.ContentType == "" {
+		p.ContentType = DefaultContentType
+	}
+	p.Discovery = o.Set.Issuer != ""
+	conf, err := templates.Render(p)
+	if err != nil {
+		return nil, fmt.Errorf("set %q: %w", o.Set.Name, err)
+	}
+	doc, err := Encode(o.Keys, o.Set.Output.Pretty)
+	if err != nil {
+		return nil, fmt.Errorf("set %q: %w", o.Set.Name, err)
+	}
+	var files []ContextFile
+	add := func(name string, data []byte) {
+		files = append(files, ContextFile{Path: name, Data: data, ModTime: ContentModTime(data)})
+	}
+	add(templates.Dockerfile, conf[templates.Dockerfile])
+	add(templates.NginxConf, conf[templates.NginxConf])
+	add(ContextJWKS, doc)
+	add(ContextJWKS+".gz", gzipBytes(doc))
+	if o.Set.Issuer != "" {
+		uri := o.JWKSURI
+		if uri == "" {
+			uri = jwksURIFor(o.Set)
+		}
+		disc, err := EncodeDiscovery(o.Set.Issuer, uri, o.Keys)
+		if err != nil {
+			return nil, fmt.Errorf("set %q: %w", o.Set.Name, err)
+		}
+		add(ContextDiscovery, disc)
+		add(ContextDiscovery+".gz", gzipBytes(disc))
+	}
+	if o.State != nil {
+		add(ContextState, o.State)
+	}
+	return files, nil
+}
+
+// jwksURIFor is where verifiers fetch the set: the first target's public URL, else the
+// issuer's well-known path.
+func jwksURIFor(s *SetConfig) string {
+	for _, t := range s.Targets {
+		if t.PublicURL != "" {
+			return t.PublicURL
+		}
+	}
+	return DefaultJWKSURI(s.Issuer)
+}
+
+// gzipBytes compresses deterministically: no name, no timestamp, fixed level, so equal
+// documents give equal .gz files and equal validators.
+func gzipBytes(data []byte) []byte {
+	var b bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&b, gzip.BestCompression) // the level is valid
+	_, _ = w.Write(data)                                  // writes to a bytes.Buffer do not fail
+	_ = w.Close()
+	return b.Bytes()
+}
+
+// modTimeEpoch is the start of the range ContentModTime maps content into.
+var modTimeEpoch = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// ContentModTime is the modification time jwkspub gives a served file: 1990-01-01 plus 30 bits
+// of the content's SHA-256 in seconds (so always between 1990 and early 2024, never in the
+// future). nginx's ETag is "mtime-size"; with the time derived from the content, a new
+// document gets a new ETag even when it has the same length as the old one (a rotation
+// [A,B] → [B,C]), while re-rendering unchanged content keeps the ETag and verifiers' 304s.
+// Two different documents share an ETag only if they have the same length and their hashes
+// agree in 30 bits: a chance of about one in a billion per change.
+func ContentModTime(data []byte) time.Time {
+	sum := sha256.Sum256(data)
+	return modTimeEpoch.Add(time.Duration(binary.BigEndian.Uint32(sum[:4])>>2) * time.Second)
+}
+
+// WriteContext writes files into dir (created if needed): each file atomically, with mode
+// 0644 in 0755 directories and its ModTime, then removes the files of an earlier render that
+// this one no longer has. Readers such as a running nginx see whole files, old or new.
+func WriteContext(ctx context.Context, dir string, files []ContextFile) error {
+	keep := map[string]bool{}
+	for _, f := range files {
+		if !filepath.IsLocal(filepath.FromSlash(f.Path)) {
+			return fmt.Errorf("render: %q is outside the context directory", f.Path)
+		}
+		keep[f.Path] = true
+	}
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("render %s: %w", dir, err)
+		}
+		name := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if err := mkdirAll(dir, path.Dir(f.Path)); err != nil {
+			return err
+		}
+		if err := WriteFileAtomic(name, f.Data, 0o644); err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
+		if err := os.Chtimes(name, f.ModTime, f.ModTime); err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
+	}
+	for _, p := range contextFiles {
+		if keep[p] {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, filepath.FromSlash(p))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("render: removing a file of an earlier render: %w", err)
+		}
+	}
+	return nil
+}
+
+// mkdirAll creates dir/sub, giving every level below dir mode 0755 so that a non-root nginx
+// can read the documents whatever the umask.
+func mkdirAll(dir, sub string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	p := dir
+	for _, part := range splitPath(sub) {
+		p = filepath.Join(p, part)
+		if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("render: %w", err)
+		}
+		if err := os.Chmod(p, 0o755); err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
+	}
+	return nil
+}
+
+func splitPath(p string) []string {
+	if p == "." || p == "" {
+		return nil
+	}
+	return append(splitPath(path.Dir(p)), path.Base(p))
+}
