@@ -53,7 +53,7 @@ func exitCode(err error) int {
 		return ce.code
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.As(err, &pe), errors.Is(err, sources.ErrPrivateKey):
+	case errors.As(err, &pe), errors.Is(err, sources.ErrPrivateKey), errors.Is(err, publish.ErrTokenRejected):
 		return exitRefused
 	}
 	return exitError

@@ -1,13 +1,182 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
 
-// verifyCommand is a placeholder until its issue lands.
+	"github.com/urfave/cli/v2"
+
+	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/sources"
+)
+
 func verifyCommand(e env) *cli.Command {
 	return &cli.Command{
-		Name:   "verify",
-		Usage:  "check a served or stored JWKS against the policy",
-		Hidden: true,
-		Action: func(*cli.Context) error { return usagef("verify is not implemented yet") },
+		Name:  "verify",
+		Usage: "check a served or stored JWKS against the policy, and optionally a token against it",
+		Description: "Reads the document from --file or --url (https, or http on loopback only) and applies\n" +
+			"the policy of the configured set (or the default policy without a config file), reporting\n" +
+			"every violation at once (exit 3). With --token or --token-file it also verifies a JWT\n" +
+			"against the document: kid in the set, the key's alg, signature, exp and nbf (exit 3 if not).",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "file", Usage: "JWKS `FILE` to check", EnvVars: []string{"JWKSPUB_FILE"}},
+			&cli.StringFlag{Name: "url", Usage: "JWKS `URL` to fetch and check (https)", EnvVars: []string{"JWKSPUB_URL"}},
+			&cli.StringFlag{Name: "token", Usage: "a compact JWT to verify against the document (prefer --token-file or JWKSPUB_TOKEN: arguments are visible to other users)", EnvVars: []string{"JWKSPUB_TOKEN"}},
+			&cli.StringFlag{Name: "token-file", Usage: "read the JWT to verify from `FILE`", EnvVars: []string{"JWKSPUB_TOKEN_FILE"}},
+			&cli.DurationFlag{Name: "skew", Value: 0, Usage: "clock skew tolerated for exp and nbf", EnvVars: []string{"JWKSPUB_SKEW"}},
+			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "timeout for fetching --url", EnvVars: []string{"JWKSPUB_TIMEOUT"}},
+			&cli.StringFlag{Name: "config", Usage: "configuration file whose set's policy applies (default jwkspub.yaml if present)", EnvVars: []string{"JWKSPUB_CONFIG"}},
+			&cli.StringSliceFlag{Name: "set", Usage: "set `NAME` whose policy applies", EnvVars: []string{"JWKSPUB_SET"}},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "output on stdout: text or json", EnvVars: []string{"JWKSPUB_FORMAT"}},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "logs on stderr: text or json", EnvVars: []string{"JWKSPUB_LOG_FORMAT"}},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"JWKSPUB_LOG_LEVEL"}},
+		},
+		Action: func(c *cli.Context) error { return runVerify(c, e) },
 	}
+}
+
+func runVerify(c *cli.Context, e env) error {
+	format := c.String("format")
+	if format != "text" && format != "json" {
+		return usagef("--format %q: use text or json", format)
+	}
+	logger, err := newLogger(e.stderr, c.String("log-format"), c.String("log-level"))
+	if err != nil {
+		return err
+	}
+	file, rawURL := c.String("file"), c.String("url")
+	if (file == "") == (rawURL == "") {
+		return usagef("verify needs exactly one of --file FILE or --url URL")
+	}
+	if c.String("token") != "" && c.String("token-file") != "" {
+		return usagef("--token and --token-file do not mix")
+	}
+	if rawURL != "" {
+		if err := publish.CheckFetchURL(rawURL); err != nil {
+			return usagef("--url: %v", err)
+		}
+	}
+	policy, setName, err := verifyPolicy(c)
+	if err != nil {
+		return err
+	}
+	token := strings.TrimSpace(c.String("token"))
+	if p := c.String("token-file"); p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("reading token: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+
+	var (
+		doc    []byte
+		origin sources.Origin
+	)
+	if file != "" {
+		origin = sources.Origin{Source: "file:" + file}
+		if doc, err = os.ReadFile(file); err != nil {
+			return fmt.Errorf("reading %s: %w", file, err)
+		}
+	} else {
+		origin = sources.Origin{Source: rawURL}
+		if doc, err = publish.Fetch(c.Context, &http.Client{Timeout: c.Duration("timeout")}, rawURL); err != nil {
+			return err
+		}
+	}
+
+	out := verifyReport{Source: origin.String(), Set: setName}
+	set, err := publish.Verify(doc, origin, publish.VerifyOptions{Policy: policy, Now: time.Now()})
+	if err != nil {
+		var pe *publish.PolicyError
+		if format == "json" && errors.As(err, &pe) {
+			for _, v := range pe.Violations {
+				out.Violations = append(out.Violations, v.String())
+			}
+			if werr := writeJSON(e.stdout, out); werr != nil {
+				return werr
+			}
+		}
+		return err
+	}
+	for _, w := range set.Warnings {
+		logger.Warn(w)
+	}
+	out.OK, out.Warnings = true, set.Warnings
+	for _, k := range set.Keys {
+		out.Keys = append(out.Keys, reportKey{KID: k.KID, Kty: k.Kty, Alg: k.Alg})
+	}
+	var tokErr error
+	if token != "" {
+		out.Token, tokErr = publish.VerifyToken(set, token, publish.TokenOptions{Now: time.Now(), Skew: c.Duration("skew")})
+		if tokErr != nil {
+			out.OK, out.TokenError = false, tokErr.Error()
+		}
+	}
+	if format == "json" {
+		if err := writeJSON(e.stdout, out); err != nil {
+			return err
+		}
+		return tokErr
+	}
+	policyOf := "the default policy"
+	if setName != "" {
+		policyOf = fmt.Sprintf("the policy of set %q", setName)
+	}
+	fmt.Fprintf(e.stdout, "ok %s: %d key(s) pass %s\n", origin, len(set.Keys), policyOf)
+	for _, k := range set.Keys {
+		fmt.Fprintf(e.stdout, "  %s %s %s\n", k.KID, k.Kty, k.Alg)
+	}
+	if out.Token != nil {
+		t := out.Token
+		fmt.Fprintf(e.stdout, "token ok: kid %q, alg %s, expires %s\n", t.KID, t.Alg, t.Expires.Format(time.RFC3339))
+	}
+	return tokErr
+}
+
+type reportKey struct {
+	KID string `json:"kid"`
+	Kty string `json:"kty"`
+	Alg string `json:"alg"`
+}
+
+// verifyReport is verify's machine-readable output.
+type verifyReport struct {
+	Source     string               `json:"source"`
+	Set        string               `json:"set,omitempty"`
+	OK         bool                 `json:"ok"`
+	Keys       []reportKey          `json:"keys,omitempty"`
+	Warnings   []string             `json:"warnings,omitempty"`
+	Violations []string             `json:"violations,omitempty"`
+	Token      *publish.TokenResult `json:"token,omitempty"`
+	TokenError string               `json:"token_error,omitempty"`
+}
+
+// verifyPolicy is the policy a document is checked against: the chosen set's when there is a
+// configuration file (--config, or jwkspub.yaml when present), else the default policy.
+func verifyPolicy(c *cli.Context) (publish.Policy, string, error) {
+	if c.String("config") == "" {
+		if _, err := os.Stat("jwkspub.yaml"); err != nil {
+			if len(c.StringSlice("set")) > 0 {
+				return publish.Policy{}, "", usagef("--set needs a configuration file")
+			}
+			return publish.Policy{}, "", nil
+		}
+	}
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return publish.Policy{}, "", err
+	}
+	if len(cfg.Sets) != 1 {
+		names := make([]string, len(cfg.Sets))
+		for i, s := range cfg.Sets {
+			names[i] = s.Name
+		}
+		return publish.Policy{}, "", usagef("verify checks against one set's policy; choose it with --set (the configuration has %v)", names)
+	}
+	return cfg.Sets[0].Policy, cfg.Sets[0].Name, nil
 }
