@@ -174,3 +174,17 @@ func CheckPublicOnly(doc []byte) error {
 	}
 	return nil
 }
+
+// EncodeKey writes one key as a JWK object exactly as Encode writes it inside a set (same
+// members, same order), checked by CheckPublicOnly the same way, with no trailing newline.
+func EncodeKey(k *JWK) ([]byte, error) {
+	buf, err := appendJWK(make([]byte, 0, 128+2*(len(k.N)+len(k.X)+len(k.Y))), k)
+	if err != nil {
+		return nil, err
+	}
+	doc := append(append([]byte(`{"keys":[`), buf...), "]}"...)
+	if err := CheckPublicOnly(doc); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
