@@ -20,11 +20,45 @@ wait_http() {
 	log "not ready after ${n}s: $url"; return 1
 }
 
+# OCI registry (CNCF distribution, Debian's docker-registry) on loopback, without auth, storing
+# under $CACHE/run/registry-data. The oci:// tests push their own base image to it: nothing is
+# pulled from outside. Reused when the recorded process is alive and answers /v2/.
+REGISTRY_PORT=${JWKSPUB_REGISTRY_PORT:-5000}
+start_registry() {
+	local pidf=$CACHE/run/registry.pid addr=127.0.0.1:$REGISTRY_PORT sudo=
+	if ! command -v docker-registry >/dev/null; then
+		[ "$(id -u)" -eq 0 ] || sudo=sudo
+		log "apt-get install docker-registry"
+		$sudo apt-get install -y -q docker-registry >/dev/null ||
+			{ $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q docker-registry >/dev/null; }
+	fi
+	if ! { [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null && curl -fsS -o /dev/null "http://$addr/v2/"; }; then
+		[ -f "$pidf" ] && kill "$(cat "$pidf")" 2>/dev/null || true
+		mkdir -p "$CACHE/run/registry-data"
+		cat > "$CACHE/run/registry.yml" <<-EOF
+		version: 0.1
+		log: {level: warn}
+		storage:
+		  filesystem: {rootdirectory: $CACHE/run/registry-data}
+		  delete: {enabled: true}
+		http:
+		  addr: $addr
+		EOF
+		log "starting docker-registry on $addr"
+		nohup docker-registry serve "$CACHE/run/registry.yml" > "$CACHE/run/registry.log" 2>&1 &
+		echo $! > "$pidf"
+		# /v2/ answers 200 once the registry serves the API (no auth configured).
+		wait_http "http://$addr/v2/" 30
+	fi
+	echo "export JWKSPUB_IT_REGISTRY=$addr" >> "$ENVFILE"
+}
+
 start() {
 	: > "$ENVFILE"
 	# Each service section appends export lines to $ENVFILE. Sections are added by the
 	# integration tests that need them.
 	echo "export JWKSPUB_IT=1" >> "$ENVFILE"
+	start_registry
 }
 
 stop() {

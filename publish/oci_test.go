@@ -1,0 +1,336 @@
+package publish
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/jwkspub/jwkspub/internal/ocitest"
+	"github.com/jwkspub/jwkspub/templates"
+)
+
+func testBase(t *testing.T, docker bool) v1.Image {
+	t.Helper()
+	img, err := ocitest.Base("base 1", docker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func renderFiles(t *testing.T, set *SetConfig, keys *Set, state []byte) []ContextFile {
+	t.Helper()
+	files, err := RenderContext(ContextOptions{Set: set, Keys: keys, Params: templates.Defaults(), State: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func buildTestImage(t *testing.T, base v1.Image, files []ContextFile) v1.Image {
+	t.Helper()
+	img, err := BuildImage(ImageOptions{Base: base, BaseName: "127.0.0.1:5000/base:1", Files: files, Labels: map[string]string{LabelSet: "prod"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func digestOf(t *testing.T, img v1.Image) v1.Hash {
+	t.Helper()
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// tarHeaders reads the document layer's headers and contents.
+func topLayer(t *testing.T, img v1.Image) ([]*tar.Header, map[string][]byte) {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := layers[len(layers)-1].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var hs []*tar.Header
+	data := map[string][]byte{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+		b, _ := io.ReadAll(tr)
+		data[h.Name] = b
+	}
+	return hs, data
+}
+
+func TestBuildImageReproducible(t *testing.T) {
+	set := &SetConfig{Name: "prod", Issuer: "https://auth.example.com"}
+	keys := edKeys(t, 1, 2)
+	files := renderFiles(t, set, keys, []byte(`{"state":1}`))
+	base := testBase(t, false)
+	first := digestOf(t, buildTestImage(t, base, files))
+
+	// Built again, from the files in another order, at another time: the same digest.
+	time.Sleep(1100 * time.Millisecond) // a build time anywhere would now differ
+	rev := slices.Clone(files)
+	slices.Reverse(rev)
+	if again := digestOf(t, buildTestImage(t, testBase(t, false), rev)); again != first {
+		t.Fatalf("same inputs, digests %s and %s", first, again)
+	}
+
+	// Every input that matters changes the digest.
+	rotated := digestOf(t, buildTestImage(t, base, renderFiles(t, set, edKeys(t, 2, 3), []byte(`{"state":1}`))))
+	newState := digestOf(t, buildTestImage(t, base, renderFiles(t, set, keys, []byte(`{"state":2}`))))
+	otherBase, err := ocitest.Base("base 2", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rebased := digestOf(t, buildTestImage(t, otherBase, files))
+	seen := map[v1.Hash]string{first: "first"}
+	for name, d := range map[string]v1.Hash{"rotation": rotated, "state": newState, "base": rebased} {
+		if prev, dup := seen[d]; dup {
+			t.Errorf("%s gives the digest of %s: %s", name, prev, d)
+		}
+		seen[d] = name
+	}
+}
+
+func TestBuildImageLayer(t *testing.T) {
+	set := &SetConfig{Name: "prod", Issuer: "https://auth.example.com"}
+	files := renderFiles(t, set, edKeys(t, 1, 2), []byte(`{"state":1}`))
+	img := buildTestImage(t, testBase(t, false), files)
+	hs, data := topLayer(t, img)
+
+	wantNames := []string{
+		"srv/", "srv/jwkspub/", "srv/jwkspub/html/", "srv/jwkspub/html/.well-known/",
+		"srv/jwkspub/html/.well-known/jwks.json", "srv/jwkspub/html/.well-known/jwks.json.gz",
+		"srv/jwkspub/html/.well-known/jwks.json.state.json",
+		"srv/jwkspub/html/.well-known/openid-configuration", "srv/jwkspub/html/.well-known/openid-configuration.gz",
+		"srv/jwkspub/nginx.conf",
+	}
+	var names []string
+	for _, h := range hs {
+		names = append(names, h.Name)
+		if h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" {
+			t.Errorf("%s: owner %d:%d %q:%q, want 0:0 without names", h.Name, h.Uid, h.Gid, h.Uname, h.Gname)
+		}
+		wantMode := int64(0o644)
+		if h.Typeflag == tar.TypeDir {
+			wantMode = 0o755
+		}
+		if h.Mode != wantMode {
+			t.Errorf("%s: mode %o, want %o", h.Name, h.Mode, wantMode)
+		}
+	}
+	if !slices.Equal(names, wantNames) {
+		t.Fatalf("layer entries:\n%s\nwant:\n%s", strings.Join(names, "\n"), strings.Join(wantNames, "\n"))
+	}
+	// Each file is the rendered one, byte for byte, with its content-derived time; the
+	// Dockerfile is not in the image.
+	for _, f := range files {
+		if f.Path == templates.Dockerfile {
+			continue
+		}
+		name := "srv/jwkspub/" + f.Path
+		if !bytes.Equal(data[name], f.Data) {
+			t.Errorf("%s differs from the rendered %s", name, f.Path)
+		}
+		for _, h := range hs {
+			if h.Name == name && !h.ModTime.Equal(f.ModTime) {
+				t.Errorf("%s: mtime %s, want %s", name, h.ModTime, f.ModTime)
+			}
+		}
+	}
+}
+
+func TestBuildImageConfig(t *testing.T) {
+	for _, docker := range []bool{false, true} {
+		base := testBase(t, docker)
+		files := renderFiles(t, &SetConfig{Name: "prod"}, edKeys(t, 1), nil)
+		img := buildTestImage(t, base, files)
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := cf.Config
+		// What the rendered Dockerfile says, as docker build would apply it.
+		if c.User != "101" {
+			t.Errorf("User %q, want the Dockerfile's 101", c.User)
+		}
+		wantEntry := []string{"nginx", "-p", "/srv/jwkspub/", "-c", "/srv/jwkspub/nginx.conf", "-e", "stderr", "-g", "daemon off; pid /tmp/nginx.pid;"}
+		if !slices.Equal(c.Entrypoint, wantEntry) || len(c.Cmd) != 0 {
+			t.Errorf("Entrypoint %q Cmd %q, want %q and none (CMD [] clears the base's)", c.Entrypoint, c.Cmd, wantEntry)
+		}
+		if c.Healthcheck == nil || !slices.Equal(c.Healthcheck.Test, []string{"CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"}) ||
+			c.Healthcheck.Interval != 30*time.Second || c.Healthcheck.Timeout != 3*time.Second || c.Healthcheck.StartPeriod != 5*time.Second || c.Healthcheck.Retries != 3 {
+			t.Errorf("Healthcheck %+v", c.Healthcheck)
+		}
+		if _, ok := c.ExposedPorts["8080/tcp"]; !ok || c.StopSignal != "SIGQUIT" {
+			t.Errorf("ExposedPorts %v StopSignal %q", c.ExposedPorts, c.StopSignal)
+		}
+		// The base's environment, working directory and labels are kept; ours are added.
+		if !slices.Equal(c.Env, ocitest.BaseConfig.Env) || c.WorkingDir != ocitest.BaseConfig.WorkingDir {
+			t.Errorf("Env %q WorkingDir %q, want the base's", c.Env, c.WorkingDir)
+		}
+		baseDigest := digestOf(t, base)
+		for k, v := range map[string]string{"maintainer": "base image test", LabelSet: "prod", LabelBaseName: "127.0.0.1:5000/base:1", LabelBaseDigest: baseDigest.String()} {
+			if c.Labels[k] != v {
+				t.Errorf("label %s = %q, want %q", k, c.Labels[k], v)
+			}
+		}
+		// No build time: created is the newest file's content-derived time.
+		var newest time.Time
+		for _, f := range files {
+			if f.Path != templates.Dockerfile && f.ModTime.After(newest) {
+				newest = f.ModTime
+			}
+		}
+		if !cf.Created.Time.Equal(newest) || !cf.History[len(cf.History)-1].Created.Time.Equal(newest) {
+			t.Errorf("created %s, history %s; want %s", cf.Created, cf.History[len(cf.History)-1].Created, newest)
+		}
+		// The layer's media type follows the base's manifest.
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantMT := map[bool]types.MediaType{false: types.OCILayer, true: types.DockerLayer}[docker]
+		if got := m.Layers[len(m.Layers)-1].MediaType; got != wantMT || len(m.Layers) != 2 {
+			t.Errorf("layers %d, top media type %s, want 2 and %s", len(m.Layers), got, wantMT)
+		}
+	}
+}
+
+// TestBuildImageFollowsDockerfile checks the image against the Dockerfile render writes: every
+// COPY'd path is in the layer, and nothing else.
+func TestBuildImageFollowsDockerfile(t *testing.T) {
+	files := renderFiles(t, &SetConfig{Name: "prod"}, edKeys(t, 1), nil)
+	var dockerfile []byte
+	for _, f := range files {
+		if f.Path == templates.Dockerfile {
+			dockerfile = f.Data
+		}
+	}
+	spec, err := parseDockerfile(dockerfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []imageCopy{{"nginx.conf", "srv/jwkspub/nginx.conf"}, {"html/", "srv/jwkspub/html/"}}
+	if !slices.Equal(spec.Copies, want) {
+		t.Fatalf("COPY %v, want %v", spec.Copies, want)
+	}
+	_, data := topLayer(t, buildTestImage(t, testBase(t, false), files))
+	if _, ok := data["srv/jwkspub/html/.well-known/openid-configuration"]; ok {
+		t.Error("no issuer, yet a discovery document in the image")
+	}
+	if _, ok := data["srv/jwkspub/html/.well-known/jwks.json.state.json"]; ok {
+		t.Error("no state given, yet a state file in the image")
+	}
+}
+
+func TestParseDockerfile(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, err string
+	}{
+		{"minimal", "FROM x\n", ""},
+		{"continuation", "FROM x\nHEALTHCHECK --interval=1s \\\n  CMD [\"true\"]\n", ""},
+		{"healthcheck none", "FROM x\nHEALTHCHECK NONE\n", ""},
+		{"no from", "USER 1\n", "exactly one FROM"},
+		{"two froms", "FROM x\nFROM y\n", "line 2 (FROM): multi-stage"},
+		{"run", "FROM x\nRUN apk add curl\n", "line 2 (RUN): not supported without Docker"},
+		{"add", "FROM x\nADD a /a\n", "line 2 (ADD)"},
+		{"copy flag", "FROM x\nCOPY --chown=1 a /a\n", "without flags"},
+		{"copy relative", "FROM x\nCOPY a a\n", "absolute destination"},
+		{"copy dir to file", "FROM x\nCOPY html/ /srv/html\n", "both paths ending in /"},
+		{"shell entrypoint", "FROM x\nENTRYPOINT nginx -g daemon\n", "JSON form"},
+		{"shell cmd", "FROM x\nCMD nginx\n", "JSON form"},
+		{"bad port", "FROM x\nEXPOSE 80000\n", "not a port"},
+		{"bad proto", "FROM x\nEXPOSE 80/sctp\n", "not a port"},
+		{"user two words", "FROM x\nUSER a b\n", "one user"},
+		{"healthcheck shell", "FROM x\nHEALTHCHECK CMD wget x\n", "JSON form"},
+		{"healthcheck option", "FROM x\nHEALTHCHECK --bogus=1s CMD [\"x\"]\n", "unknown option --bogus"},
+		{"healthcheck duration", "FROM x\nHEALTHCHECK --interval=soon CMD [\"x\"]\n", "not a duration"},
+		{"healthcheck retries", "FROM x\nHEALTHCHECK --retries=-1 CMD [\"x\"]\n", "not a count"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseDockerfile([]byte(tc.in))
+			if tc.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error %v, want one containing %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func FuzzParseDockerfile(f *testing.F) {
+	conf, err := templates.Render(templates.Defaults())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(conf[templates.Dockerfile])
+	f.Add([]byte("FROM x\nHEALTHCHECK --interval=1s \\\n CMD [\"a\"]\nENTRYPOINT null\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		spec, err := parseDockerfile(data)
+		if err == nil && spec == nil {
+			t.Fatal("no spec and no error")
+		}
+	})
+}
+
+func TestParseImageTarget(t *testing.T) {
+	for _, tc := range []struct {
+		in, tag, base, platform, err string
+	}{
+		{in: "oci://127.0.0.1:5000/keys:prod?base=127.0.0.1:5000/base:1", tag: "127.0.0.1:5000/keys:prod", base: "127.0.0.1:5000/base:1", platform: "linux/amd64"},
+		{in: "oci://registry.example.com/team/keys:v2", tag: "registry.example.com/team/keys:v2", base: "index.docker.io/nginxinc/nginx-unprivileged:1.28.0-alpine", platform: "linux/amd64"},
+		{in: "oci://r.example.com/keys:prod?platform=linux/arm64", tag: "r.example.com/keys:prod", platform: "linux/arm64", base: "index.docker.io/nginxinc/nginx-unprivileged:1.28.0-alpine"},
+		{in: "oci://r.example.com/keys", err: "with a tag"},
+		{in: "oci://r.example.com/keys:prod?bsae=x", err: `unknown parameter "bsae"`},
+		{in: "oci://user:pw@r.example.com/keys:prod", err: "want oci://"},
+		{in: "oci://r.example.com/keys:prod?base=UPPER/Case", err: "base image"},
+		{in: "s3://bucket/keys", err: "want oci://"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			loc, err := ParseImageTarget(tc.in)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one containing %q", err, tc.err)
+				}
+				if strings.Contains(err.Error(), "pw@") {
+					t.Fatalf("error repeats the password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if loc.Tag.Name() != tc.tag || loc.Base.Name() != tc.base || loc.Platform.String() != tc.platform {
+				t.Fatalf("got tag %s base %s platform %s", loc.Tag.Name(), loc.Base.Name(), loc.Platform.String())
+			}
+		})
+	}
+}
