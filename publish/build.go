@@ -31,6 +31,7 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 	var (
 		keys []sources.Key
 		errs []error
+		spec = map[string]string{} // origin -> spec of the source that gave the key
 	)
 	for _, s := range o.Sources {
 		ks, err := s.Keys(ctx)
@@ -41,6 +42,9 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 			errs = append(errs, err)
 		}
 		log.Debug("source read", "source", s.String(), "keys", len(ks))
+		for _, k := range ks {
+			spec[k.Origin.String()] = s.String()
+		}
 		keys = append(keys, ks...)
 	}
 	var set *Set
@@ -61,6 +65,9 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("set %q: %w", o.Set.Name, errors.Join(errs...))
+	}
+	for i := range set.Keys {
+		set.Keys[i].Spec = spec[set.Keys[i].Origin.String()]
 	}
 	for _, w := range set.Warnings {
 		log.Warn(w, "set", o.Set.Name)

@@ -35,6 +35,9 @@ type JWK struct {
 	Thumbprint string
 	// Origin is where the key came from. Not published.
 	Origin sources.Origin
+	// Spec is the spec of the configured source that gave the key ("file:keys/*.pem"), set
+	// by Build: the rotation state groups keys by it. Not published.
+	Spec string
 }
 
 // curveWidth is the coordinate size in bytes of each supported EC curve.

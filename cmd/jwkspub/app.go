@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -25,6 +26,8 @@ var (
 type env struct {
 	stdout, stderr io.Writer
 	lookup         func(string) (string, bool)
+	// now is the clock; nil means time.Now. Tests fix it so rotation timing is testable.
+	now func() time.Time
 }
 
 // run executes jwkspub with args and returns the exit code.

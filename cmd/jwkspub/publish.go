@@ -1,13 +1,97 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"fmt"
 
-// publishCommand is a placeholder until its issue lands.
+	"github.com/urfave/cli/v2"
+
+	"github.com/jwkspub/jwkspub/publish"
+)
+
+// publishResult is one target's outcome.
+type publishResult struct {
+	Set     string        `json:"set"`
+	Target  string        `json:"target"`
+	Outcome string        `json:"outcome"` // unchanged, published or stale
+	Error   string        `json:"error,omitempty"`
+	Plan    *publish.Plan `json:"plan,omitempty"`
+}
+
 func publishCommand(e env) *cli.Command {
 	return &cli.Command{
-		Name:   "publish",
-		Usage:  "plan, rotation guard, write to every target, read back",
-		Hidden: true,
-		Action: func(*cli.Context) error { return usagef("publish is not implemented yet") },
+		Name:  "publish",
+		Usage: "plan, rotation guard, write to every target, read back",
+		Flags: append(append(commonFlags(), planFlags()...),
+			&cli.BoolFlag{Name: "dry-run", Usage: "plan and run the guard only, like diff; writes nothing", EnvVars: []string{"JWKSPUB_DRY_RUN"}},
+		),
+		Action: func(c *cli.Context) error {
+			if c.Bool("dry-run") {
+				return runPlan(c, e, false)
+			}
+			g, err := readGlobals(c, e)
+			if err != nil {
+				return err
+			}
+			pl, err := planAll(c.Context, g, e, "", e.clock())
+			if err != nil {
+				return err
+			}
+			defer pl.close()
+			// The guard sees every plan before anything is written: one refusal stops all.
+			if err := publish.Guard(pl.plans, publish.GuardOptions{AllowRemoval: c.StringSlice("allow-removal"), Force: c.Bool("force"), Logger: g.logger}); err != nil {
+				_ = printPlans(e, g.format, pl.plans)
+				return err
+			}
+			var results []publishResult
+			current := 0
+			for _, p := range pl.plans {
+				r := publishResult{Set: p.Set, Target: p.Target, Outcome: "unchanged", Plan: p}
+				if p.Changed() {
+					if err := publish.Apply(c.Context, p); err != nil {
+						g.logger.Error("target failed", "set", p.Set, "target", p.Target, "err", err)
+						pl.stale = append(pl.stale, staleTarget{set: p.Set, target: p.Target, err: err})
+						continue
+					}
+					r.Outcome = "published"
+					g.logger.Info("published", "set", p.Set, "target", p.Target)
+				}
+				current++
+				results = append(results, r)
+			}
+			for _, s := range pl.stale {
+				results = append(results, publishResult{Set: s.set, Target: s.target, Outcome: "stale", Error: s.err.Error()})
+			}
+			if err := printResults(e, g.format, results); err != nil {
+				return err
+			}
+			if err := appendSummary(c.String("step-summary"), "jwkspub publish", pl.plans); err != nil {
+				return err
+			}
+			if len(pl.stale) > 0 {
+				return staleError(pl.stale, current)
+			}
+			return nil
+		},
 	}
+}
+
+func printResults(e env, format string, results []publishResult) error {
+	if format == "json" {
+		if results == nil {
+			results = []publishResult{}
+		}
+		return writeJSON(e.stdout, map[string]any{"results": results})
+	}
+	for _, r := range results {
+		switch r.Outcome {
+		case "unchanged":
+			fmt.Fprintf(e.stdout, "set %q -> %s: unchanged\n", r.Set, r.Target)
+		case "published":
+			a, rm, ch := r.Plan.Count()
+			fmt.Fprintf(e.stdout, "set %q -> %s: published (%d added, %d removed, %d changed)\n", r.Set, r.Target, a, rm, ch)
+		default:
+			fmt.Fprintf(e.stdout, "set %q -> %s: STALE: %s\n", r.Set, r.Target, r.Error)
+		}
+	}
+	return nil
 }

@@ -1,13 +1,56 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"github.com/urfave/cli/v2"
 
-// statusCommand is a placeholder until its issue lands.
+	"github.com/jwkspub/jwkspub/publish"
+)
+
 func statusCommand(e env) *cli.Command {
 	return &cli.Command{
-		Name:   "status",
-		Usage:  "per kid: first published, safe to sign with from, superseded, removable from",
-		Hidden: true,
-		Action: func(*cli.Context) error { return usagef("status is not implemented yet") },
+		Name:  "status",
+		Usage: "per kid: first published, safe to sign with from, superseded, removable from",
+		Flags: commonFlags(),
+		Action: func(c *cli.Context) error {
+			g, err := readGlobals(c, e)
+			if err != nil {
+				return err
+			}
+			now := e.clock()
+			mux := openers()
+			var tls []*publish.Timeline
+			var stale []staleTarget
+			// status reads only the live document and state: the sources are not consulted.
+			for i := range g.cfg.Sets {
+				set := &g.cfg.Sets[i]
+				for _, tc := range set.Targets {
+					t, err := openTarget(c.Context, mux, tc)
+					if err == nil {
+						var tl *publish.Timeline
+						tl, err = publish.ReadTimeline(c.Context, t, set, now)
+						_ = t.Bucket.Close()
+						if err == nil {
+							tls = append(tls, tl)
+							continue
+						}
+					}
+					stale = append(stale, staleTarget{set: set.Name, target: tc.URL, err: err})
+				}
+			}
+			if g.format == "json" {
+				if tls == nil {
+					tls = []*publish.Timeline{}
+				}
+				if err := writeJSON(e.stdout, map[string]any{"timelines": tls}); err != nil {
+					return err
+				}
+			} else if err := publish.WriteTimelineText(e.stdout, tls); err != nil {
+				return err
+			}
+			if len(stale) > 0 {
+				return staleError(stale, 0)
+			}
+			return nil
+		},
 	}
 }

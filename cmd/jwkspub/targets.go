@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+
+	"github.com/jwkspub/jwkspub/publish"
+)
+
+// openers is the one place target URL schemes are bound to gocloud.dev drivers. It is an
+// explicit mux, not blob.DefaultURLMux filled by blank imports: what the binary can write to
+// is read here. Cloud drivers register here when they land.
+func openers() *blob.URLMux {
+	mux := new(blob.URLMux)
+	// CreateDir: the first publication makes the directory. NoTempDir: the temporary file
+	// sits beside the document, so the final rename is atomic (never across file systems).
+	mux.RegisterBucket(fileblob.Scheme, &fileblob.URLOpener{Options: fileblob.Options{CreateDir: true, NoTempDir: true}})
+	return mux
+}
+
+// openTarget opens the bucket of one configured target.
+func openTarget(ctx context.Context, mux *blob.URLMux, tc publish.TargetConfig) (*publish.Target, error) {
+	loc, err := publish.SplitTarget(tc.URL)
+	if err != nil {
+		return nil, err
+	}
+	b, err := mux.OpenBucket(ctx, loc.BucketURL)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: opening: %w", tc.URL, err)
+	}
+	return &publish.Target{Location: loc, Bucket: b, PublicURL: tc.PublicURL}, nil
+}
+
+// clock returns the time to work at.
+func (e env) clock() time.Time {
+	if e.now != nil {
+		return e.now()
+	}
+	return time.Now()
+}
+
+// staleTarget is a target that could not be planned or written.
+type staleTarget struct {
+	set, target string
+	err         error
+}
+
+// planned is the outcome of planning every set at every target.
+type planned struct {
+	plans  []*publish.Plan
+	stale  []staleTarget
+	closes []func() error
+}
+
+func (p *planned) close() {
+	for _, c := range p.closes {
+		_ = c()
+	}
+}
+
+// planAll builds every set, then plans it at each of its targets (or against a public URL).
+// A set that fails to build stops everything (nothing is published after any source or policy
+// error); a target that cannot be opened or read is recorded as stale and the others go on.
+func planAll(c context.Context, g *globals, e env, against string, now time.Time) (*planned, error) {
+	out := &planned{}
+	mux := openers()
+	for i := range g.cfg.Sets {
+		set := &g.cfg.Sets[i]
+		if against == "" && len(set.Targets) == 0 {
+			out.close()
+			return nil, usagef("set %q has no targets: add targets: to the configuration, or pass --target URL", set.Name)
+		}
+		srcs, err := g.sourcesFor(set)
+		if err != nil {
+			out.close()
+			return nil, err
+		}
+		built, err := publish.Build(c, publish.BuildOptions{Set: set, Sources: srcs, Now: now, Logger: g.logger})
+		if err != nil {
+			out.close()
+			return nil, err
+		}
+		opts := publish.PlanOptions{Set: set, Keys: built, Now: now, Version: version}
+		if against != "" {
+			p, err := publish.PlanAgainst(c, &http.Client{Timeout: 30 * time.Second}, against, opts)
+			if err != nil {
+				out.close()
+				return nil, err
+			}
+			out.plans = append(out.plans, p)
+			continue
+		}
+		for _, tc := range set.Targets {
+			t, err := openTarget(c, mux, tc)
+			if err == nil {
+				out.closes = append(out.closes, t.Bucket.Close)
+				var p *publish.Plan
+				if p, err = publish.PlanTarget(c, t, opts); err == nil {
+					out.plans = append(out.plans, p)
+					continue
+				}
+			}
+			if c.Err() != nil {
+				out.close()
+				return nil, c.Err()
+			}
+			g.logger.Error("target failed", "set", set.Name, "target", tc.URL, "err", err)
+			out.stale = append(out.stale, staleTarget{set: set.Name, target: tc.URL, err: err})
+		}
+	}
+	return out, nil
+}
+
+// staleError lists the targets that are stale: exit 4 when others were written or are
+// current, else exit 1.
+func staleError(stale []staleTarget, current int) error {
+	lines := make([]string, 0, len(stale))
+	for _, s := range stale {
+		lines = append(lines, fmt.Sprintf("  set %q, target %s: %v", s.set, s.target, s.err))
+	}
+	msg := fmt.Errorf("%d target(s) stale, %d current:\n%s", len(stale), current, strings.Join(lines, "\n"))
+	if current == 0 {
+		return msg
+	}
+	return &codeError{code: exitPartial, err: msg}
+}
+
+// appendSummary appends Markdown to the CI step summary file, when one is given.
+func appendSummary(path, title string, plans []*publish.Plan) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("step summary: %w", err)
+	}
+	if err := publish.WritePlanMarkdown(f, title, plans); err != nil {
+		f.Close()
+		return fmt.Errorf("step summary: %w", err)
+	}
+	return f.Close()
+}

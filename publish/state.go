@@ -1,0 +1,215 @@
+package publish
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// StateVersion is the state object's format version. ParseState refuses any other, so an
+// older jwkspub never rewrites a newer state it does not understand.
+const StateVersion = 1
+
+// State is the state object, "<key>.state.json" beside each published JWKS: what jwkspub
+// knows about every kid it has published there. The rotation guard and status read only this
+// and the live document, so the timeline survives the machine and the CI runner.
+type State struct {
+	Version int `json:"version"`
+	// Keys holds every kid ever published at the target, sorted by kid, retired ones included.
+	Keys []StateKey `json:"keys"`
+}
+
+// StateKey is one kid's history at a target.
+type StateKey struct {
+	KID string `json:"kid"`
+	// Thumbprint is the RFC 7638 thumbprint of the material published under KID.
+	Thumbprint string `json:"thumbprint"`
+	// Source is the spec of the source the key came from ("file:keys/*.pem"), or "live"
+	// for a key found in a live document that had no state yet.
+	Source string `json:"source"`
+	// FirstPublished is when the kid was first written to the target.
+	FirstPublished time.Time `json:"first_published"`
+	// Superseded is when a newer key from the same source was first published: from then
+	// on signers may switch away from this key.
+	Superseded *time.Time `json:"superseded,omitempty"`
+	// Retired is when the kid left the published document.
+	Retired *time.Time `json:"retired,omitempty"`
+}
+
+// Live reports whether the kid is still published.
+func (k *StateKey) Live() bool { return k.Retired == nil }
+
+// ParseState parses a state object, refusing unknown fields, other versions, duplicate or
+// empty kids and missing times: a state that cannot be trusted must stop publication rather
+// than let the guard reason from it.
+func ParseState(data []byte) (*State, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var s State
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("state object: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("state object: trailing data after the JSON object")
+	}
+	if s.Version != StateVersion {
+		return nil, fmt.Errorf("state object: version %d, this jwkspub reads version %d (upgrade jwkspub)", s.Version, StateVersion)
+	}
+	seen := map[string]bool{}
+	for i, k := range s.Keys {
+		switch {
+		case k.KID == "":
+			return nil, fmt.Errorf("state object: keys[%d] has no kid", i)
+		case seen[k.KID]:
+			return nil, fmt.Errorf("state object: kid %q appears twice", k.KID)
+		case k.FirstPublished.IsZero():
+			return nil, fmt.Errorf("state object: kid %q has no first_published", k.KID)
+		}
+		seen[k.KID] = true
+	}
+	slices.SortFunc(s.Keys, func(a, b StateKey) int { return strings.Compare(a.KID, b.KID) })
+	return &s, nil
+}
+
+// Encode writes the state deterministically: equal states give equal bytes, so an unchanged
+// publication leaves the state object untouched too.
+func (s *State) Encode() ([]byte, error) {
+	c := *s
+	c.Version = StateVersion
+	c.Keys = slices.Clone(s.Keys)
+	if c.Keys == nil {
+		c.Keys = []StateKey{}
+	}
+	for i := range c.Keys {
+		c.Keys[i].FirstPublished = c.Keys[i].FirstPublished.UTC()
+		c.Keys[i].Superseded = utcPtr(c.Keys[i].Superseded)
+		c.Keys[i].Retired = utcPtr(c.Keys[i].Retired)
+	}
+	slices.SortFunc(c.Keys, func(a, b StateKey) int { return strings.Compare(a.KID, b.KID) })
+	out, err := json.MarshalIndent(&c, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding state object: %w", err)
+	}
+	return append(out, '\n'), nil
+}
+
+// Key returns the entry for kid, or nil.
+func (s *State) Key(kid string) *StateKey {
+	if s == nil {
+		return nil
+	}
+	for i := range s.Keys {
+		if s.Keys[i].KID == kid {
+			return &s.Keys[i]
+		}
+	}
+	return nil
+}
+
+// LiveKey is the identity of a key in a published document.
+type LiveKey struct {
+	KID        string
+	Alg        string
+	Use        string
+	Thumbprint string
+	// X5T is the SHA-256 of the leaf certificate, empty without x5c.
+	X5T string
+}
+
+// NextState is the state after publishing set over a target whose live document holds live
+// and whose state was old (nil when absent), at now. It does not modify old.
+//
+//   - a kid published for the first time (or again after it was retired, or with other
+//     material under --force) gets first_published = now;
+//   - a live kid the state does not know (a document published before jwkspub kept state)
+//     is adopted with first_published = now and source "live": the later time is the safe
+//     assumption for "safe to sign with", and an unknown supersession makes its removal need
+//     --allow-removal;
+//   - when a kid is first published, every live key of the same source that is older and not
+//     yet superseded is superseded = now;
+//   - a kid that leaves the document is retired = now.
+func NextState(old *State, live []LiveKey, set *Set, now time.Time) *State {
+	now = now.UTC().Truncate(time.Second)
+	next := &State{Version: StateVersion}
+	if old != nil {
+		next.Keys = slices.Clone(old.Keys)
+		for i := range next.Keys {
+			next.Keys[i].Superseded = clonePtr(next.Keys[i].Superseded)
+			next.Keys[i].Retired = clonePtr(next.Keys[i].Retired)
+		}
+	}
+	idx := func(kid string) int {
+		return slices.IndexFunc(next.Keys, func(k StateKey) bool { return k.KID == kid })
+	}
+	for _, lk := range live {
+		if i := idx(lk.KID); i < 0 {
+			next.Keys = append(next.Keys, StateKey{KID: lk.KID, Thumbprint: lk.Thumbprint, Source: "live", FirstPublished: now})
+		} else if !next.Keys[i].Live() {
+			// Live but recorded as retired: the document was restored by hand.
+			next.Keys[i] = StateKey{KID: lk.KID, Thumbprint: lk.Thumbprint, Source: next.Keys[i].Source, FirstPublished: now}
+		}
+	}
+	inSet := map[string]bool{}
+	var fresh []string // kids first published by this publication
+	for _, k := range set.Keys {
+		inSet[k.KID] = true
+		src := k.sourceSpec()
+		i := idx(k.KID)
+		switch {
+		case i < 0:
+			next.Keys = append(next.Keys, StateKey{KID: k.KID, Thumbprint: k.Thumbprint, Source: src, FirstPublished: now})
+			fresh = append(fresh, k.KID)
+		case !next.Keys[i].Live() || next.Keys[i].Thumbprint != k.Thumbprint:
+			next.Keys[i] = StateKey{KID: k.KID, Thumbprint: k.Thumbprint, Source: src, FirstPublished: now}
+			fresh = append(fresh, k.KID)
+		case next.Keys[i].Source == "live" && src != "":
+			next.Keys[i].Source = src // adopted earlier; now we know where it comes from
+		}
+	}
+	for i := range next.Keys {
+		k := &next.Keys[i]
+		if k.Live() && !inSet[k.KID] {
+			k.Retired = &now
+		}
+	}
+	for _, kid := range fresh {
+		src := next.Keys[idx(kid)].Source
+		for i := range next.Keys {
+			k := &next.Keys[i]
+			if k.KID != kid && k.Source == src && k.Live() && k.Superseded == nil && !slices.Contains(fresh, k.KID) {
+				k.Superseded = &now
+			}
+		}
+	}
+	slices.SortFunc(next.Keys, func(a, b StateKey) int { return strings.Compare(a.KID, b.KID) })
+	return next
+}
+
+func clonePtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	return &c
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	c := t.UTC()
+	return &c
+}
+
+// sourceSpec is the configured source of a key: its Spec, or for a key assembled without
+// Build, the source of its origin.
+func (k *JWK) sourceSpec() string {
+	if k.Spec != "" {
+		return k.Spec
+	}
+	return k.Origin.Source
+}
