@@ -157,9 +157,9 @@ func WriteTimelineText(w io.Writer, tls []*Timeline) error {
 			}
 			removable := day(k.RemovableFrom)
 			if k.RemovableFrom == nil && k.Retired == nil {
-				removable = "needs --allow-removal"
+				removable = "- (needs --allow-removal: no max_token_lifetime)"
 				if k.Superseded == nil && tl.MaxTokenLifetime != "" {
-					removable = "after a successor is published"
+					removable = "- (publish a successor first)"
 				}
 			}
 			safe := day(&k.SafeFrom)

@@ -75,8 +75,7 @@ func SplitTarget(raw string) (Location, error) {
 	case "file":
 		b.Path = path.Dir(u.Path)
 		loc.Key = path.Base(u.Path)
-		// url.URL prints "file:/dir" without a host; gocloud's opener wants "file:///dir".
-		loc.BucketURL = "file://" + b.String()[len("file:"):]
+		loc.BucketURL = b.String() // url.URL writes "file:///dir" for the file scheme
 	case "s3", "gs", "azblob":
 		b.Host = u.Host
 		loc.Key = strings.TrimPrefix(u.Path, "/")
@@ -122,7 +121,9 @@ func (l Location) inWellKnown() bool {
 // only into the binary) and closes it.
 type Target struct {
 	Location
-	// Bucket holds the JWKS, its discovery document, state object and .gz sibling.
+	// Bucket holds the JWKS, its discovery document, state object and .gz sibling. Nil means
+	// the bucket does not exist yet (a directory not yet made): nothing is live, and nothing
+	// can be written.
 	Bucket *blob.Bucket
 	// PublicURL is where verifiers fetch the JWKS; it becomes the discovery document's
 	// jwks_uri. Empty means the issuer's /.well-known/jwks.json.
@@ -163,6 +164,9 @@ func (o *Object) sameStored(live *Object) bool {
 
 // read returns the object at key, or nil when there is none. Other errors name the target.
 func (t *Target) read(ctx context.Context, key string) (*Object, error) {
+	if t.Bucket == nil {
+		return nil, nil
+	}
 	attrs, err := t.Bucket.Attributes(ctx, key)
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return nil, nil
@@ -201,6 +205,9 @@ func (t *Target) read(ctx context.Context, key string) (*Object, error) {
 // drivers upload whole objects, and fileblob writes a temporary file that is synced here
 // before it is renamed into place.
 func (t *Target) write(ctx context.Context, key string, o *Object) error {
+	if t.Bucket == nil {
+		return fmt.Errorf("target %s: not opened for writing", t.Raw)
+	}
 	var f *os.File
 	opts := &blob.WriterOptions{
 		CacheControl:    o.CacheControl,
@@ -245,6 +252,9 @@ func (t *Target) write(ctx context.Context, key string, o *Object) error {
 
 // delete removes key; an absent object is not an error.
 func (t *Target) delete(ctx context.Context, key string) error {
+	if t.Bucket == nil {
+		return fmt.Errorf("target %s: not opened for writing", t.Raw)
+	}
 	err := t.Bucket.Delete(ctx, key)
 	if err != nil && gcerrors.Code(err) != gcerrors.NotFound {
 		return fmt.Errorf("target %s: deleting %s: %w", t.Raw, key, err)

@@ -32,7 +32,7 @@ func publishCommand(e env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			pl, err := planAll(c.Context, g, e, "", e.clock())
+			pl, err := planAll(c.Context, g, e, "", e.clock(), true)
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -15,9 +16,23 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"jwkspub": func() {
-			os.Exit(run(context.Background(), os.Args, env{stdout: os.Stdout, stderr: os.Stderr, lookup: os.LookupEnv}))
+			os.Exit(run(context.Background(), os.Args, env{stdout: os.Stdout, stderr: os.Stderr, lookup: os.LookupEnv, now: testClock()}))
 		},
 	})
+}
+
+// testClock lets scripts fix the clock with JWKSPUB_TEST_NOW (RFC 3339), so rotation timing
+// is testable without waiting. Only the test binary reads it; jwkspub itself has no such knob.
+func testClock() func() time.Time {
+	v := os.Getenv("JWKSPUB_TEST_NOW")
+	if v == "" {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		panic("JWKSPUB_TEST_NOW: " + err.Error())
+	}
+	return func() time.Time { return t }
 }
 
 // TestScripts runs the CLI scripts in testdata/script: each reads like a user's session.
@@ -25,7 +40,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
-		Cmds:                map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "mode": cmdMode, "nosecret": cmdNoSecret},
+		Cmds:                map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "mode": cmdMode, "nosecret": cmdNoSecret, "expandenv": cmdExpandEnv},
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("HOME", e.WorkDir)
 			return nil
@@ -54,4 +69,15 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("exit code %d, want %d", got, want)
 	}
+}
+
+// cmdExpandEnv replaces $VAR and ${VAR} in a file with the script's environment: "expandenv
+// jwkspub.yaml" puts $WORK into target URLs, which must be absolute.
+func cmdExpandEnv(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: expandenv FILE")
+	}
+	data := ts.ReadFile(args[0])
+	out := os.Expand(data, ts.Getenv)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(out), 0o644))
 }

@@ -17,18 +17,20 @@ func statusCommand(e env) *cli.Command {
 				return err
 			}
 			now := e.clock()
-			mux := openers()
+			mux := openers(false)
 			var tls []*publish.Timeline
 			var stale []staleTarget
 			// status reads only the live document and state: the sources are not consulted.
 			for i := range g.cfg.Sets {
 				set := &g.cfg.Sets[i]
 				for _, tc := range set.Targets {
-					t, err := openTarget(c.Context, mux, tc)
+					t, err := openTarget(c.Context, mux, tc, false)
 					if err == nil {
 						var tl *publish.Timeline
 						tl, err = publish.ReadTimeline(c.Context, t, set, now)
-						_ = t.Bucket.Close()
+						if t.Bucket != nil {
+							_ = t.Bucket.Close()
+						}
 						if err == nil {
 							tls = append(tls, tl)
 							continue

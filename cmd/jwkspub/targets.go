@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -17,21 +20,31 @@ import (
 // openers is the one place target URL schemes are bound to gocloud.dev drivers. It is an
 // explicit mux, not blob.DefaultURLMux filled by blank imports: what the binary can write to
 // is read here. Cloud drivers register here when they land.
-func openers() *blob.URLMux {
+// write is false for commands that only read (diff, status, publish --dry-run): they must not
+// even create a directory.
+func openers(write bool) *blob.URLMux {
 	mux := new(blob.URLMux)
 	// CreateDir: the first publication makes the directory. NoTempDir: the temporary file
 	// sits beside the document, so the final rename is atomic (never across file systems).
-	mux.RegisterBucket(fileblob.Scheme, &fileblob.URLOpener{Options: fileblob.Options{CreateDir: true, NoTempDir: true}})
+	mux.RegisterBucket(fileblob.Scheme, &fileblob.URLOpener{Options: fileblob.Options{CreateDir: write, NoTempDir: true}})
 	return mux
 }
 
-// openTarget opens the bucket of one configured target.
-func openTarget(ctx context.Context, mux *blob.URLMux, tc publish.TargetConfig) (*publish.Target, error) {
+// openTarget opens the bucket of one configured target. A directory that does not exist yet
+// is, for a read-only command, a target with nothing published (a nil Bucket).
+func openTarget(ctx context.Context, mux *blob.URLMux, tc publish.TargetConfig, write bool) (*publish.Target, error) {
 	loc, err := publish.SplitTarget(tc.URL)
 	if err != nil {
 		return nil, err
 	}
 	b, err := mux.OpenBucket(ctx, loc.BucketURL)
+	if err != nil && !write && loc.Scheme == "file" {
+		if u, perr := url.Parse(loc.BucketURL); perr == nil {
+			if _, serr := os.Stat(u.Path); errors.Is(serr, fs.ErrNotExist) {
+				return &publish.Target{Location: loc, PublicURL: tc.PublicURL}, nil
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("target %s: opening: %w", tc.URL, err)
 	}
@@ -68,9 +81,9 @@ func (p *planned) close() {
 // planAll builds every set, then plans it at each of its targets (or against a public URL).
 // A set that fails to build stops everything (nothing is published after any source or policy
 // error); a target that cannot be opened or read is recorded as stale and the others go on.
-func planAll(c context.Context, g *globals, e env, against string, now time.Time) (*planned, error) {
+func planAll(c context.Context, g *globals, e env, against string, now time.Time, write bool) (*planned, error) {
 	out := &planned{}
-	mux := openers()
+	mux := openers(write)
 	for i := range g.cfg.Sets {
 		set := &g.cfg.Sets[i]
 		if against == "" && len(set.Targets) == 0 {
@@ -98,9 +111,11 @@ func planAll(c context.Context, g *globals, e env, against string, now time.Time
 			continue
 		}
 		for _, tc := range set.Targets {
-			t, err := openTarget(c, mux, tc)
+			t, err := openTarget(c, mux, tc, write)
 			if err == nil {
-				out.closes = append(out.closes, t.Bucket.Close)
+				if t.Bucket != nil {
+					out.closes = append(out.closes, t.Bucket.Close)
+				}
 				var p *publish.Plan
 				if p, err = publish.PlanTarget(c, t, opts); err == nil {
 					out.plans = append(out.plans, p)
@@ -123,7 +138,7 @@ func planAll(c context.Context, g *globals, e env, against string, now time.Time
 func staleError(stale []staleTarget, current int) error {
 	lines := make([]string, 0, len(stale))
 	for _, s := range stale {
-		lines = append(lines, fmt.Sprintf("  set %q, target %s: %v", s.set, s.target, s.err))
+		lines = append(lines, fmt.Sprintf("  set %q: %v", s.set, s.err))
 	}
 	msg := fmt.Errorf("%d target(s) stale, %d current:\n%s", len(stale), current, strings.Join(lines, "\n"))
 	if current == 0 {

@@ -1,0 +1,428 @@
+package publish
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rotated publishes {k1} at t0 and {k1,k2} at t0+1h, so k1 is superseded at t0+1h. With
+// max-age 60s and max_token_lifetime 24h, k1 is removable from t0+1h+60s+24h.
+func rotated(t *testing.T, cfg *SetConfig) *Target {
+	t.Helper()
+	tg := fileTarget(t, t.TempDir())
+	if _, err := publishAt(t, tg, cfg, rotKeys(t, 1), t0, GuardOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := publishAt(t, tg, cfg, rotKeys(t, 1, 2), t0.Add(time.Hour), GuardOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
+// withKID renames a set's keys: the way to reuse a kid for other material.
+func withKID(s *Set, kids ...string) *Set {
+	c := &Set{Keys: slices.Clone(s.Keys)}
+	for i, k := range kids {
+		c.Keys[i].KID = k
+	}
+	return c
+}
+
+func TestGuardRules(t *testing.T) {
+	removable := t0.Add(time.Hour + 60*time.Second + 24*time.Hour)
+	noMTL := func(c *SetConfig) { c.Rotation.MaxTokenLifetime = 0 }
+	maxTwo := func(c *SetConfig) { n := 2; c.Rotation.MaxRemoved = &n }
+	tests := []struct {
+		name  string
+		cfg   func(*SetConfig)
+		keys  func(t *testing.T) *Set
+		now   time.Time
+		guard GuardOptions
+		rules []string // violated rules; none means allowed
+	}{
+		{name: "add a key", keys: func(t *testing.T) *Set { return rotKeys(t, 1, 2, 3) }, now: t0.Add(2 * time.Hour)},
+		{name: "remove the superseded key too early", keys: func(t *testing.T) *Set { return rotKeys(t, 2) }, now: removable.Add(-time.Second),
+			rules: []string{RuleTooEarly}},
+		{name: "remove the superseded key once safe", keys: func(t *testing.T) *Set { return rotKeys(t, 2) }, now: removable},
+		{name: "early removal allowed by name", keys: func(t *testing.T) *Set { return rotKeys(t, 2) }, now: t0.Add(2 * time.Hour),
+			guard: GuardOptions{AllowRemoval: []string{"k1"}}},
+		{name: "allowing another kid does not help", keys: func(t *testing.T) *Set { return rotKeys(t, 2) }, now: t0.Add(2 * time.Hour),
+			guard: GuardOptions{AllowRemoval: []string{"k2"}}, rules: []string{RuleTooEarly}},
+		{name: "no max_token_lifetime: every removal needs approval", cfg: noMTL, keys: func(t *testing.T) *Set { return rotKeys(t, 2) }, now: removable.Add(1000 * time.Hour),
+			rules: []string{RuleNoLifetime}},
+		{name: "no max_token_lifetime, allowed by name", cfg: noMTL, keys: func(t *testing.T) *Set { return rotKeys(t, 2) }, now: removable,
+			guard: GuardOptions{AllowRemoval: []string{"k1"}}},
+		{name: "removing the newest key: no successor", keys: func(t *testing.T) *Set { return rotKeys(t, 1) }, now: removable.Add(1000 * time.Hour),
+			rules: []string{RuleNoSuccessor}},
+		{name: "replacing every key", keys: func(t *testing.T) *Set { return rotKeys(t, 3) }, now: removable.Add(1000 * time.Hour),
+			rules: []string{RuleNoSharedKey, RuleTooManyRemove, RuleNoSuccessor}},
+		{name: "replacing every key, max_removed 2", cfg: maxTwo, keys: func(t *testing.T) *Set { return rotKeys(t, 3) }, now: removable.Add(1000 * time.Hour),
+			rules: []string{RuleNoSharedKey, RuleNoSuccessor}},
+		{name: "replacing every key, forced", keys: func(t *testing.T) *Set { return rotKeys(t, 3) }, now: t0.Add(2 * time.Hour),
+			guard: GuardOptions{Force: true}},
+		{name: "two removals at once, both named", keys: func(t *testing.T) *Set { return rotKeys(t, 3) }, now: t0.Add(2 * time.Hour),
+			guard: GuardOptions{AllowRemoval: []string{"k1", "k2"}}, rules: []string{RuleNoSharedKey}},
+		{name: "a live kid for other material", keys: func(t *testing.T) *Set { return withKID(rotKeys(t, 1, 3), "k1", "k2") }, now: t0.Add(2 * time.Hour),
+			rules: []string{RuleKIDReused}},
+		{name: "a live kid for other material, forced", keys: func(t *testing.T) *Set { return withKID(rotKeys(t, 1, 3), "k1", "k2") }, now: t0.Add(2 * time.Hour),
+			guard: GuardOptions{Force: true}},
+		{name: "an alg change on a live kid", keys: func(t *testing.T) *Set {
+			s := rotKeys(t, 1, 2)
+			s.Keys[1].Alg = "ES256" // what a misconfigured source alg would do
+			return s
+		}, now: t0.Add(2 * time.Hour), rules: []string{RuleAlgChanged}},
+		{name: "an empty set, even forced", keys: func(t *testing.T) *Set { return &Set{} }, now: t0.Add(2 * time.Hour),
+			guard: GuardOptions{Force: true}, rules: []string{RuleEmptySet}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testSet("prod")
+			if tt.cfg != nil {
+				tt.cfg(cfg)
+			}
+			tg := rotated(t, cfg)
+			var logs bytes.Buffer
+			tt.guard.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			before, _ := os.ReadFile(filepath.Join(strings.TrimPrefix(tg.BucketURL, "file://"), "jwks.json"))
+			_, err := publishAt(t, tg, cfg, tt.keys(t), tt.now, tt.guard)
+			var ge *GuardError
+			if len(tt.rules) == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if (tt.guard.Force || len(tt.guard.AllowRemoval) > 0) && !strings.Contains(logs.String(), "level=WARN") {
+					t.Errorf("override not logged: %s", logs.String())
+				}
+				return
+			}
+			if !errors.As(err, &ge) {
+				t.Fatalf("err = %v, want a guard refusal", err)
+			}
+			var got []string
+			for _, v := range ge.Violations {
+				got = append(got, v.Rule)
+				if v.Fix == "" || v.Detail == "" || v.Target == "" {
+					t.Errorf("violation without detail, fix or target: %+v", v)
+				}
+			}
+			if !slices.Equal(got, tt.rules) {
+				t.Errorf("rules = %v, want %v\n%v", got, tt.rules, err)
+			}
+			after, _ := os.ReadFile(filepath.Join(strings.TrimPrefix(tg.BucketURL, "file://"), "jwks.json"))
+			if !bytes.Equal(before, after) {
+				t.Error("a refused publication changed the document")
+			}
+		})
+	}
+}
+
+func TestGuardMessageSaysWhen(t *testing.T) {
+	cfg := testSet("prod")
+	tg := rotated(t, cfg)
+	_, err := publishAt(t, tg, cfg, rotKeys(t, 2), t0.Add(2*time.Hour), GuardOptions{})
+	want := `kid "k1": removal-too-early: removable from 2026-03-02T13:01:00Z (superseded 2026-03-01T13:00:00Z + safe delay 1m0s + max_token_lifetime 24h0m0s); it is 2026-03-01T14:00:00Z (fix: keep it in the sources until then, or pass --allow-removal k1`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v\nwant it to contain %s", err, want)
+	}
+}
+
+func TestSafeDelay(t *testing.T) {
+	tests := []struct {
+		cc   string
+		cdn  time.Duration
+		want time.Duration
+	}{
+		{"public, max-age=900", 0, 15 * time.Minute},
+		{"public, max-age=60, stale-while-revalidate=30", 0, 90 * time.Second},
+		{"public, max-age=60, s-maxage=600", time.Minute, 11 * time.Minute},
+		{"public", 0, 0},
+	}
+	for _, tt := range tests {
+		if got := SafeDelay(Rotation{CDNTTL: Duration(tt.cdn)}, tt.cc); got != tt.want {
+			t.Errorf("SafeDelay(%q, %v) = %v, want %v", tt.cc, tt.cdn, got, tt.want)
+		}
+	}
+}
+
+// TestTimeline follows the add → wait → switch → wait → remove procedure through status.
+func TestTimeline(t *testing.T) {
+	cfg := testSet("prod")
+	tg := rotated(t, cfg)
+	ctx := context.Background()
+	steps := []struct {
+		now        time.Time
+		signWith   string
+		removable1 string
+	}{
+		{t0.Add(30 * time.Second), "", "2026-03-02T13:01:00Z"},
+		{t0.Add(time.Hour), "k1", "2026-03-02T13:01:00Z"},
+		{t0.Add(time.Hour + time.Minute), "k2", "2026-03-02T13:01:00Z"},
+	}
+	for _, s := range steps {
+		tl, err := ReadTimeline(ctx, tg, cfg, s.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tl.SignWith != s.signWith {
+			t.Errorf("at %v: sign with %q, want %q", s.now, tl.SignWith, s.signWith)
+		}
+		if len(tl.Keys) != 2 || tl.Keys[0].KID != "k1" || tl.Keys[0].RemovableFrom == nil ||
+			tl.Keys[0].RemovableFrom.Format(time.RFC3339) != s.removable1 || tl.Keys[1].RemovableFrom != nil {
+			t.Errorf("at %v: keys %+v", s.now, tl.Keys)
+		}
+		if got := tl.Keys[1].SafeFrom; !got.Equal(t0.Add(time.Hour + time.Minute)) {
+			t.Errorf("k2 safe from %v", got)
+		}
+	}
+	// After the removal, k1 is retired and k2 is what to sign with.
+	if _, err := publishAt(t, tg, cfg, rotKeys(t, 2), t0.Add(48*time.Hour), GuardOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tl, _ := ReadTimeline(ctx, tg, cfg, t0.Add(48*time.Hour))
+	if tl.SignWith != "k2" || tl.Keys[0].Retired == nil || tl.Keys[0].Live {
+		t.Errorf("after removal: %+v", tl)
+	}
+	var out bytes.Buffer
+	if err := WriteTimelineText(&out, []*Timeline{tl}); err != nil {
+		t.Fatal(err)
+	}
+	tl.Target = "file:///srv/www/.well-known/jwks.json"
+	out.Reset()
+	_ = WriteTimelineText(&out, []*Timeline{tl})
+	golden(t, "timeline.txt", out.Bytes())
+}
+
+// TestPlanGolden pins the plan as a reviewer, a machine and a CI summary see it.
+func TestPlanGolden(t *testing.T) {
+	cfg := testSet("prod")
+	cfg.Issuer = "https://auth.example.com"
+	tg := rotated(t, cfg)
+	next := rotKeys(t, 1, 2, 3)
+	cfg.Output.CacheControl = "public, max-age=300"
+	p, err := PlanTarget(context.Background(), tg, PlanOptions{Set: cfg, Keys: next, Now: t0.Add(2 * time.Hour), Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Target = "file:///srv/www/.well-known/jwks.json"
+	unchanged := &Plan{Set: "other", Target: "file:///srv/other/jwks.json", Keys: []KeyChange{{KID: "a", Action: ActionKeep, Alg: "EdDSA"}}}
+	plans := []*Plan{p, unchanged}
+	for _, f := range []struct {
+		name  string
+		write func(*bytes.Buffer) error
+	}{
+		{"plan.txt", func(b *bytes.Buffer) error { return WritePlanText(b, plans) }},
+		{"plan.json", func(b *bytes.Buffer) error { return WritePlanJSON(b, plans) }},
+		{"plan.md", func(b *bytes.Buffer) error { return WritePlanMarkdown(b, "jwkspub diff", plans) }},
+	} {
+		var b bytes.Buffer
+		if err := f.write(&b); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, f.name, b.Bytes())
+	}
+}
+
+func TestNextState(t *testing.T) {
+	k12 := rotKeys(t, 1, 2)
+	// A live document without state: its keys are adopted, first published now, and a new
+	// key from the same source supersedes them.
+	live := liveKeysOf(rotKeys(t, 1))
+	s := NextState(nil, live, k12, t0)
+	k1, k2 := s.Key("k1"), s.Key("k2")
+	if k1 == nil || k2 == nil || !k1.FirstPublished.Equal(t0) || k1.Superseded == nil || !k1.Superseded.Equal(t0) || k2.Superseded != nil {
+		t.Fatalf("adopted: %+v", s.Keys)
+	}
+	if k1.Source != "file:keys/*.pem" {
+		t.Errorf("adopted key's source = %q, want the set's spec", k1.Source)
+	}
+	// Unchanged: the same state, so the same bytes.
+	s2 := NextState(s, liveKeysOf(k12), k12, t0.Add(time.Hour))
+	a, _ := s.Encode()
+	b, _ := s2.Encode()
+	if !bytes.Equal(a, b) {
+		t.Errorf("unchanged publication changed the state:\n%s\n%s", a, b)
+	}
+	// Removed: retired, kept as history; re-added later: first published again.
+	s3 := NextState(s2, liveKeysOf(k12), rotKeys(t, 2), t0.Add(2*time.Hour))
+	if r := s3.Key("k1").Retired; r == nil || !r.Equal(t0.Add(2*time.Hour)) {
+		t.Errorf("k1 not retired: %+v", s3.Key("k1"))
+	}
+	s4 := NextState(s3, liveKeysOf(rotKeys(t, 2)), k12, t0.Add(3*time.Hour))
+	if k := s4.Key("k1"); k.Retired != nil || !k.FirstPublished.Equal(t0.Add(3*time.Hour)) || k.Superseded != nil {
+		t.Errorf("re-added k1: %+v", k)
+	}
+	if k := s4.Key("k2"); k.Superseded == nil {
+		t.Errorf("k2 not superseded by the re-added k1: %+v", k)
+	}
+	// Keys from different sources do not supersede each other.
+	other := rotKeys(t, 3)
+	other.Keys[0].Spec = "env-prefix:JWT_"
+	both := &Set{Keys: append(slices.Clone(k12.Keys), other.Keys...)}
+	s5 := NextState(s2, liveKeysOf(k12), both, t0.Add(time.Hour))
+	if s5.Key("k2").Superseded != nil {
+		t.Errorf("k2 superseded by a key of another source")
+	}
+}
+
+func TestParseState(t *testing.T) {
+	ok := `{"version":1,"keys":[{"kid":"b","thumbprint":"t","source":"file:x","first_published":"2026-01-01T00:00:00Z"},{"kid":"a","thumbprint":"t","source":"s","first_published":"2026-01-01T00:00:00Z","superseded":"2026-01-02T00:00:00Z"}]}`
+	s, err := ParseState([]byte(ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Keys[0].KID != "a" || s.Keys[0].Superseded == nil {
+		t.Errorf("parsed %+v", s)
+	}
+	for _, tt := range []struct{ in, err string }{
+		{`{"version":2,"keys":[]}`, "version 2"},
+		{`{"version":1,"keys":[],"extra":1}`, "unknown field"},
+		{`{"version":1,"keys":[{"kid":"","first_published":"2026-01-01T00:00:00Z"}]}`, "has no kid"},
+		{`{"version":1,"keys":[{"kid":"a","first_published":"2026-01-01T00:00:00Z"},{"kid":"a","first_published":"2026-01-01T00:00:00Z"}]}`, "appears twice"},
+		{`{"version":1,"keys":[{"kid":"a"}]}`, "no first_published"},
+		{`{"version":1,"keys":[]} {}`, "trailing data"},
+		{`not json`, "state object"},
+	} {
+		if _, err := ParseState([]byte(tt.in)); err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("ParseState(%s) = %v, want %q", tt.in, err, tt.err)
+		}
+	}
+}
+
+// FuzzParseState: the state object is read from storage others can write; parsing must never
+// panic, and whatever parses must encode and parse back to the same state.
+func FuzzParseState(f *testing.F) {
+	f.Add([]byte(`{"version":1,"keys":[{"kid":"a","thumbprint":"t","source":"s","first_published":"2026-01-01T00:00:00Z","superseded":"2026-01-02T00:00:00Z","retired":"2026-01-03T00:00:00Z"}]}`))
+	f.Add([]byte(`{"version":1,"keys":[]}`))
+	f.Add([]byte(`{"version":1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := ParseState(data)
+		if err != nil {
+			return
+		}
+		enc, err := s.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s2, err := ParseState(enc)
+		if err != nil {
+			t.Fatalf("re-parsing our own encoding: %v\n%s", err, enc)
+		}
+		enc2, _ := s2.Encode()
+		if !bytes.Equal(enc, enc2) {
+			t.Fatalf("encoding is not stable:\n%s\n%s", enc, enc2)
+		}
+	})
+}
+
+// FuzzParseLive: the live document may have been written by anything.
+func FuzzParseLive(f *testing.F) {
+	doc, _ := Encode(rotKeys(f, 1, 2), false)
+	f.Add(doc)
+	f.Add([]byte(`{"keys":[{"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB","x5c":["AAAA"]}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"EC","kid":"e","crv":"P-256","x":"","y":"=="}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		keys, err := ParseLive(data)
+		if err != nil {
+			return
+		}
+		for _, k := range keys {
+			if k.KID == "" || k.Thumbprint == "" {
+				t.Fatalf("accepted a key without kid or thumbprint: %+v", k)
+			}
+		}
+	})
+}
+
+func TestParseLive(t *testing.T) {
+	set := rotKeys(t, 1, 2)
+	doc, _ := Encode(set, true)
+	got, err := ParseLive(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, liveKeysOf(set)) {
+		t.Errorf("ParseLive = %+v, want %+v", got, liveKeysOf(set))
+	}
+	for _, tt := range []struct{ in, err string }{
+		{`[]`, "not a JWK Set"},
+		{`{}`, `no "keys" array`},
+		{`{"keys":[{"kty":"OKP","x":"AA"}]}`, "has no kid"},
+		{`{"keys":[{"kty":"oct","kid":"s","k":"AA"}]}`, `unsupported kty "oct"`},
+		{`{"keys":[{"kty":"OKP","kid":"a","x":"!!"}]}`, "not base64url"},
+		{`{"keys":[{"kty":"OKP","kid":"a","x":"AA"},{"kty":"OKP","kid":"a","x":"AB"}]}`, "appears twice"},
+	} {
+		if _, err := ParseLive([]byte(tt.in)); err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("ParseLive(%s) = %v, want %q", tt.in, err, tt.err)
+		}
+	}
+}
+
+// TestPlanAgainst compares with a served document over TLS, as diff --against does.
+func TestPlanAgainst(t *testing.T) {
+	cfg := testSet("prod")
+	keys := rotKeys(t, 1, 2)
+	doc, _ := Encode(keys, false)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/.well-known/jwks.json":
+			w.Header().Set("Cache-Control", "public, max-age=60")
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			_, _ = w.Write(doc)
+		case "/old.json":
+			w.Header().Set("Cache-Control", "public, max-age=60")
+			w.Header().Set("Content-Type", "application/json")
+			old, _ := Encode(rotKeys(t, 1), false)
+			_, _ = w.Write(old)
+		case "/broken":
+			http.Error(w, "boom", http.StatusBadGateway)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	o := PlanOptions{Set: cfg, Keys: keys, Now: t0}
+	p, err := PlanAgainst(ctx, srv.Client(), srv.URL+"/.well-known/jwks.json", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Changed() {
+		t.Errorf("same document served: plan %+v", p)
+	}
+	p, err = PlanAgainst(ctx, srv.Client(), srv.URL+"/old.json", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, r, c := p.Count(); !p.Changed() || a != 1 || r != 0 || c != 0 {
+		t.Errorf("older document served: %+v", p)
+	}
+	if p, err = PlanAgainst(ctx, srv.Client(), srv.URL+"/missing", o); err != nil || !p.First {
+		t.Errorf("404: %+v %v", p, err)
+	}
+	if _, err = PlanAgainst(ctx, srv.Client(), srv.URL+"/broken", o); err == nil || !strings.Contains(err.Error(), "502") {
+		t.Errorf("502: %v", err)
+	}
+	if err := Apply(ctx, p); err == nil {
+		t.Error("a plan against a URL was applied")
+	}
+	for _, u := range []string{"http://auth.example.com/.well-known/jwks.json", "ftp://x/y", "http://10.0.0.1/jwks.json"} {
+		if _, err := PlanAgainst(ctx, srv.Client(), u, o); err == nil {
+			t.Errorf("PlanAgainst(%s) accepted", u)
+		}
+	}
+	for _, u := range []string{"http://127.0.0.1:8080/jwks.json", "http://localhost/jwks.json", "http://[::1]/x", "https://auth.example.com/x"} {
+		if err := CheckPublicURL(u); err != nil {
+			t.Errorf("CheckPublicURL(%s) = %v", u, err)
+		}
+	}
+}
