@@ -395,6 +395,25 @@ func isNotFound(err error) bool {
 	return false
 }
 
+// registryHint says what a registry's refusal means and how to fix it, for the status codes
+// people meet: no or wrong credentials, no permission, a registry failing.
+func registryHint(err error, loc ImageLocation) string {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return ""
+	}
+	switch code := te.StatusCode; {
+	case code == http.StatusUnauthorized:
+		return fmt.Sprintf(": HTTP 401, not authenticated (fix: docker login %s, or configure a credential helper; jwkspub reads the Docker config and the standard keychains)", loc.Tag.RegistryStr())
+	case code == http.StatusForbidden:
+		return fmt.Sprintf(": HTTP 403, these credentials may not push to %s (fix: grant push access to the repository)", loc.Tag.RepositoryStr())
+	case code >= 500:
+		return fmt.Sprintf(": HTTP %d, the registry failed (retried; fix: try again later)", code)
+	default:
+		return fmt.Sprintf(": HTTP %d", code)
+	}
+}
+
 // PushImage pushes img to loc.Tag and reads the tag back: it must name img's digest. Blobs go
 // first and the manifest last, so a push that fails anywhere leaves the tag on the image it
 // held before.
@@ -405,7 +424,7 @@ func PushImage(ctx context.Context, loc ImageLocation, img v1.Image, opts ...rem
 	}
 	opts = append(slices.Clip(opts), remote.WithContext(ctx))
 	if err := remote.Write(loc.Tag, img, opts...); err != nil {
-		return v1.Hash{}, fmt.Errorf("target %s: pushing %s: %w", loc.Raw, loc.Tag, err)
+		return v1.Hash{}, fmt.Errorf("target %s: pushing %s%s (the tag was left as it was): %w", loc.Raw, loc.Tag, registryHint(err, loc), err)
 	}
 	desc, err := remote.Head(loc.Tag, opts...)
 	if err != nil {
