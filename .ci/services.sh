@@ -53,12 +53,37 @@ start_registry() {
 	echo "export JWKSPUB_IT_REGISTRY=$addr" >> "$ENVFILE"
 }
 
+# alive PIDFILE: the process recorded in PIDFILE is running.
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# Vault dev server (in memory, root token "root"): built once by install-vault.sh, or the
+# `vault` already on PATH. Reused when the recorded process is alive and answers.
+VAULT_PORT=${JWKSPUB_VAULT_PORT:-18200}
+start_vault() {
+	local pid=$CACHE/run/vault.pid addr=http://127.0.0.1:$VAULT_PORT
+	"$(dirname "$0")/install-vault.sh" >&2
+	if ! alive "$pid" || ! curl -fsS -o /dev/null "$addr/v1/sys/health"; then
+		[ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
+		log "starting vault dev server on $addr"
+		nohup vault server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$VAULT_PORT" \
+			> "$CACHE/run/vault.log" 2>&1 &
+		echo $! > "$pid"
+		# /sys/health answers 200 once the dev server is initialised and unsealed.
+		wait_http "$addr/v1/sys/health" 60
+	fi
+	{
+		echo "export JWKSPUB_IT_VAULT_ADDR=$addr"
+		echo "export JWKSPUB_IT_VAULT_TOKEN=root"
+	} >> "$ENVFILE"
+}
+
 start() {
 	: > "$ENVFILE"
 	# Each service section appends export lines to $ENVFILE. Sections are added by the
 	# integration tests that need them.
 	echo "export JWKSPUB_IT=1" >> "$ENVFILE"
 	start_registry
+	start_vault
 }
 
 stop() {

@@ -305,6 +305,11 @@ func ValidateSourceSpec(s sources.Spec) error {
 	if arg == "" && kind != "vault-oidc" {
 		return fmt.Errorf("%q: nothing after %q", s.Spec, kind+":")
 	}
+	if strings.HasPrefix(kind, "vault-") {
+		if err := sources.CheckVaultSpec(s); err != nil {
+			return err
+		}
+	}
 	if s.Alg != "" {
 		if _, ok := algKty[s.Alg]; !ok {
 			return fmt.Errorf("%q: alg %q is not one of %s", s.Spec, s.Alg, strings.Join(SupportedAlgs, ", "))

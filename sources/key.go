@@ -91,6 +91,9 @@ type Options struct {
 	// Lookup reads an environment variable for env: and env-prefix: sources. nil means no
 	// variable is set: libraries never read the process environment themselves.
 	Lookup func(string) (string, bool)
+	// Vault is the connection vault-* sources read through; nil when no Vault is configured
+	// (then a vault-* spec is an error naming VAULT_ADDR).
+	Vault *Vault
 }
 
 func (o Options) logger() *slog.Logger {

@@ -28,7 +28,7 @@ func (d Defaults) apply(keys []Key) {
 }
 
 // Kinds lists the spec prefixes New understands.
-var kinds = []string{"file:", "env:", "env-prefix:"}
+var kinds = []string{"file:", "env:", "env-prefix:", "vault-transit:", "vault-kv:", "vault-oidc:"}
 
 // New builds the source for a spec. The error says which kinds exist when the spec is unknown.
 func New(s Spec, opts Options) (Source, error) {
@@ -36,6 +36,9 @@ func New(s Spec, opts Options) (Source, error) {
 	d := Defaults{Alg: s.Alg, KID: s.KID}
 	if !ok {
 		return nil, fmt.Errorf("source %q: missing kind (one of %s)", s.Spec, strings.Join(kinds, " "))
+	}
+	if kind == "vault-oidc" {
+		return newVault(kind, arg, s, opts, d)
 	}
 	if arg == "" {
 		return nil, fmt.Errorf("source %q: empty argument after %q", s.Spec, kind+":")
@@ -47,6 +50,8 @@ func New(s Spec, opts Options) (Source, error) {
 		return &Env{Var: arg, Optional: s.Optional, Opts: opts, Defaults: d}, nil
 	case "env-prefix":
 		return &EnvPrefix{Prefix: arg, Optional: s.Optional, Opts: opts, Defaults: d}, nil
+	case "vault-transit", "vault-kv":
+		return newVault(kind, arg, s, opts, d)
 	}
 	return nil, fmt.Errorf("source %q: unknown kind %q (one of %s)", s.Spec, kind, strings.Join(kinds, " "))
 }

@@ -99,7 +99,7 @@ func noArgs(c *cli.Context) error {
 
 // Common flags, shared by every command that reads sets.
 func commonFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "config", Usage: "configuration file (default jwkspub.yaml if present)", EnvVars: []string{"JWKSPUB_CONFIG"}},
 		&cli.StringSliceFlag{Name: "set", Usage: "set `NAME` to work on (repeatable; default every set)", EnvVars: []string{"JWKSPUB_SET"}},
 		&cli.StringSliceFlag{Name: "source", Usage: "source `SPEC` for the one-set case without a config file (repeatable)", EnvVars: []string{"JWKSPUB_SOURCE"}},
@@ -108,7 +108,7 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "format", Value: "text", Usage: "output on stdout: text or json", EnvVars: []string{"JWKSPUB_FORMAT"}},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "logs on stderr: text or json", EnvVars: []string{"JWKSPUB_LOG_FORMAT"}},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"JWKSPUB_LOG_LEVEL"}},
-	}
+	}, vaultFlags()...)
 }
 
 // globals is what the common flags say, read once per command.
@@ -118,6 +118,8 @@ type globals struct {
 	format       string
 	logger       *slog.Logger
 	lookup       func(string) (string, bool)
+	vs           vaultSettings
+	vault        *sources.Vault // made on first use by a vault-* source
 }
 
 func readGlobals(c *cli.Context, e env) (*globals, error) {
@@ -128,6 +130,9 @@ func readGlobals(c *cli.Context, e env) (*globals, error) {
 		return nil, usagef("--format %q: use text or json", g.format)
 	}
 	var err error
+	if g.vs, err = readVaultSettings(c); err != nil {
+		return nil, err
+	}
 	if g.logger, err = newLogger(e.stderr, c.String("log-format"), c.String("log-level")); err != nil {
 		return nil, err
 	}
@@ -211,6 +216,13 @@ func loadConfig(c *cli.Context) (*publish.Config, error) {
 // sourcesFor builds the sources of one set.
 func (g *globals) sourcesFor(set *publish.SetConfig) ([]sources.Source, error) {
 	opts := sources.Options{DerivePublic: g.derivePublic, Logger: g.logger, Lookup: g.lookup}
+	if usesVault(set) {
+		v, err := g.vaultConn()
+		if err != nil {
+			return nil, fmt.Errorf("set %q: %w", set.Name, err)
+		}
+		opts.Vault = v
+	}
 	out := make([]sources.Source, 0, len(set.Sources))
 	for _, sc := range set.Sources {
 		s, err := sources.New(sc.Spec, opts)
