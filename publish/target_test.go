@@ -273,3 +273,71 @@ func TestCrashBetweenWrites(t *testing.T) {
 		t.Fatalf("after crash: %v %v", p, err)
 	}
 }
+
+// TestWriteGoesThroughTempFile checks the atomic write: when the bytes are complete and synced
+// in a temporary file beside the document, the document itself is still the old one.
+func TestWriteGoesThroughTempFile(t *testing.T) {
+	dir := t.TempDir()
+	tg := fileTarget(t, dir)
+	wk := filepath.Join(dir, ".well-known")
+	if _, err := publishAt(t, tg, testSet("prod"), rotKeys(t, 1), t0, GuardOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := os.ReadFile(filepath.Join(wk, "jwks.json"))
+	want, _ := Encode(rotKeys(t, 1, 2), false)
+	called := false
+	tg.afterTempWrite = func(key string) {
+		if key != "jwks.json" {
+			return
+		}
+		called = true
+		tmps, _ := filepath.Glob(filepath.Join(wk, "jwks.json.*.tmp"))
+		if len(tmps) != 1 {
+			t.Fatalf("temporary files beside the document: %v", tmps)
+		}
+		if got, _ := os.ReadFile(tmps[0]); !bytes.Equal(got, want) {
+			t.Errorf("temporary file holds %q, want the whole new document", got)
+		}
+		if cur, _ := os.ReadFile(filepath.Join(wk, "jwks.json")); !bytes.Equal(cur, old) {
+			t.Error("the document changed before the rename")
+		}
+	}
+	if _, err := publishAt(t, tg, testSet("prod"), rotKeys(t, 1, 2), t0.Add(time.Hour), GuardOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !called {
+		t.Fatal("hook not called")
+	}
+	if tmps, _ := filepath.Glob(filepath.Join(wk, "*.tmp")); len(tmps) != 0 {
+		t.Errorf("temporary files left: %v", tmps)
+	}
+}
+
+// TestReadBackCatchesTampering: verify compares what is stored with what was meant.
+func TestReadBackCatchesTampering(t *testing.T) {
+	dir := t.TempDir()
+	tg := fileTarget(t, dir)
+	o := &Object{Body: []byte(`{"keys":[]}` + "\n"), CacheControl: "public, max-age=60", ContentType: "application/json"}
+	ctx := context.Background()
+	if err := tg.write(ctx, "x.json", o); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.verify(ctx, "x.json", o); err != nil {
+		t.Fatalf("verify after a good write: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".well-known", "x.json"), []byte(`{"keys":[1]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.verify(ctx, "x.json", o); err == nil || !strings.Contains(err.Error(), "body sha256") {
+		t.Errorf("verify after tampering: %v", err)
+	}
+	o2 := *o
+	o2.CacheControl = "public, max-age=900"
+	_ = tg.write(ctx, "y.json", o)
+	if err := tg.verify(ctx, "y.json", &o2); err == nil || !strings.Contains(err.Error(), "headers are") {
+		t.Errorf("verify with other headers: %v", err)
+	}
+	if err := tg.verify(ctx, "missing.json", o); err == nil || !strings.Contains(err.Error(), "missing after the write") {
+		t.Errorf("verify of a missing object: %v", err)
+	}
+}

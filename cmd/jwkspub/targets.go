@@ -84,6 +84,16 @@ func (p *planned) close() {
 func planAll(c context.Context, g *globals, e env, against string, now time.Time, write bool) (*planned, error) {
 	out := &planned{}
 	mux := openers(write)
+	seen := map[string]string{}
+	for _, set := range g.cfg.Sets {
+		for _, tc := range set.Targets {
+			// Two sets at one target would overwrite each other's document and state.
+			if other, ok := seen[tc.URL]; ok && against == "" {
+				return nil, usagef("sets %q and %q both publish to %s: give each set its own target", other, set.Name, tc.URL)
+			}
+			seen[tc.URL] = set.Name
+		}
+	}
 	for i := range g.cfg.Sets {
 		set := &g.cfg.Sets[i]
 		if against == "" && len(set.Targets) == 0 {
@@ -140,7 +150,7 @@ func staleError(stale []staleTarget, current int) error {
 	for _, s := range stale {
 		lines = append(lines, fmt.Sprintf("  set %q: %v", s.set, s.err))
 	}
-	msg := fmt.Errorf("%d target(s) stale, %d current:\n%s", len(stale), current, strings.Join(lines, "\n"))
+	msg := fmt.Errorf("%d target(s) stale, %d current (stale targets may still serve the previous document: fix the cause and run publish again):\n%s", len(stale), current, strings.Join(lines, "\n"))
 	if current == 0 {
 		return msg
 	}
