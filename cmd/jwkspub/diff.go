@@ -54,7 +54,7 @@ func runPlan(c *cli.Context, e env, detailed bool) error {
 	if err := printPlans(e, g.format, pl.plans); err != nil {
 		return err
 	}
-	if err := appendSummary(c.String("step-summary"), "jwkspub diff", pl.plans); err != nil {
+	if err := appendSummary(c.String("step-summary"), "jwkspub diff", pl.plans, pl.stale); err != nil {
 		return err
 	}
 	if len(pl.stale) > 0 {

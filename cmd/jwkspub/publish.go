@@ -64,7 +64,7 @@ func publishCommand(e env) *cli.Command {
 			if err := printResults(e, g.format, results); err != nil {
 				return err
 			}
-			if err := appendSummary(c.String("step-summary"), "jwkspub publish", pl.plans); err != nil {
+			if err := appendSummary(c.String("step-summary"), "jwkspub publish", pl.plans, pl.stale); err != nil {
 				return err
 			}
 			if len(pl.stale) > 0 {

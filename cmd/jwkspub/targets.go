@@ -84,6 +84,9 @@ func (p *planned) close() {
 func planAll(c context.Context, g *globals, e env, against string, now time.Time, write bool) (*planned, error) {
 	out := &planned{}
 	mux := openers(write)
+	if against != "" && len(g.cfg.Sets) != 1 {
+		return nil, usagef("--against compares one set with one URL; choose the set with --set")
+	}
 	seen := map[string]string{}
 	for _, set := range g.cfg.Sets {
 		for _, tc := range set.Targets {
@@ -157,8 +160,9 @@ func staleError(stale []staleTarget, current int) error {
 	return &codeError{code: exitPartial, err: msg}
 }
 
-// appendSummary appends Markdown to the CI step summary file, when one is given.
-func appendSummary(path, title string, plans []*publish.Plan) error {
+// appendSummary appends Markdown to the CI step summary file, when one is given: the plans,
+// then the stale targets, so a reviewer sees both in the run's summary.
+func appendSummary(path, title string, plans []*publish.Plan, stale []staleTarget) error {
 	if path == "" {
 		return nil
 	}
@@ -169,6 +173,12 @@ func appendSummary(path, title string, plans []*publish.Plan) error {
 	if err := publish.WritePlanMarkdown(f, title, plans); err != nil {
 		f.Close()
 		return fmt.Errorf("step summary: %w", err)
+	}
+	for _, s := range stale {
+		if _, err := fmt.Fprintf(f, "**%s** → `%s`: **stale**: %s\n\n", s.set, s.target, strings.ReplaceAll(s.err.Error(), "\n", " ")); err != nil {
+			f.Close()
+			return fmt.Errorf("step summary: %w", err)
+		}
 	}
 	return f.Close()
 }
