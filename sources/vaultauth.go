@@ -179,7 +179,8 @@ func (g *GitHubOIDC) fetch(ctx context.Context, v *Vault) (string, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	op := vaultOp{path: "GitHub OIDC token endpoint", capability: "", login: true}
+	op := vaultOp{path: "GitHub OIDC token endpoint", login: true,
+		loginFix: "check ACTIONS_ID_TOKEN_REQUEST_TOKEN, and give the job `permissions: id-token: write`"}
 	return call(ctx, v, op, func(ctx context.Context) (string, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err != nil {

@@ -128,6 +128,7 @@ type vaultOp struct {
 	path       string // as in a policy, e.g. "transit/keys/jwt"
 	capability string // "read", "update", "create"
 	login      bool   // a login: 400/401/403 mean the credentials were refused
+	loginFix   string // the fix when they are; empty for the generic one
 }
 
 // call runs fn with a per-attempt timeout and retries what is worth retrying. Errors are
@@ -201,8 +202,15 @@ func (v *Vault) classify(op vaultOp, err error, timedOut bool) (error, bool) {
 	if errors.As(err, &re) {
 		msgs := strings.Join(re.Errors, "; ")
 		switch {
+		case op.login && re.StatusCode == 403 && strings.HasPrefix(op.path, "auth/"):
+			// Vault answers 403, not 404, for a login path where no auth method is mounted.
+			return vErr(ErrVaultLogin, "check --vault-auth-mount against `vault auth list`, and the credentials", "%s: HTTP 403: %s (is an auth method mounted there?)", op.path, orNone(msgs)), false
 		case op.login && (re.StatusCode == 400 || re.StatusCode == 401 || re.StatusCode == 403):
-			return vErr(ErrVaultLogin, "check the role, the credentials and the auth mount's configuration (bound claims, audiences)", "%s: HTTP %d: %s", op.path, re.StatusCode, orNone(msgs)), false
+			fix := op.loginFix
+			if fix == "" {
+				fix = "check the role, the credentials and the auth mount's configuration (bound claims, audiences)"
+			}
+			return vErr(ErrVaultLogin, fix, "%s: HTTP %d: %s", op.path, re.StatusCode, orNone(msgs)), false
 		case re.StatusCode == 503 && strings.Contains(strings.ToLower(msgs), "sealed"):
 			return vErr(ErrVaultSealed, "unseal Vault, or point VAULT_ADDR at an unsealed node", "reading %s", op.path), false
 		case re.StatusCode == 403 && strings.Contains(msgs, "invalid token"):

@@ -57,7 +57,7 @@ func vaultClient(t *testing.T, addr, token string) *api.Client {
 }
 
 // unique returns a name no earlier run against the same (reused) dev server has taken.
-func unique(prefix string) string {
+func vaultName(prefix string) string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	return prefix + "-" + hex.EncodeToString(b)
@@ -74,7 +74,7 @@ func (e *vaultEnv) write(t *testing.T, path string, data map[string]any) *api.Se
 
 func (e *vaultEnv) mount(t *testing.T, typ string, opts map[string]string) string {
 	t.Helper()
-	path := unique(typ)
+	path := vaultName(typ)
 	if err := e.root.Sys().Mount(path, &api.MountInput{Type: typ, Options: opts}); err != nil {
 		t.Fatalf("mounting %s: %v", typ, err)
 	}
@@ -84,7 +84,7 @@ func (e *vaultEnv) mount(t *testing.T, typ string, opts map[string]string) strin
 
 func (e *vaultEnv) enableAuth(t *testing.T, typ string) string {
 	t.Helper()
-	path := unique(typ)
+	path := vaultName(typ)
 	if err := e.root.Sys().EnableAuthWithOptions(path, &api.EnableAuthOptions{Type: typ}); err != nil {
 		t.Fatalf("enabling auth %s: %v", typ, err)
 	}
@@ -93,7 +93,7 @@ func (e *vaultEnv) enableAuth(t *testing.T, typ string) string {
 }
 
 // source builds a source through sources.New, as the CLI does.
-func source(t *testing.T, v *sources.Vault, spec sources.Spec) sources.Source {
+func vaultSource(t *testing.T, v *sources.Vault, spec sources.Spec) sources.Source {
 	t.Helper()
 	s, err := sources.New(spec, sources.Options{Vault: v})
 	if err != nil {
@@ -102,7 +102,7 @@ func source(t *testing.T, v *sources.Vault, spec sources.Spec) sources.Source {
 	return s
 }
 
-func keysOf(t *testing.T, s sources.Source) []sources.Key {
+func vaultKeys(t *testing.T, s sources.Source) []sources.Key {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -113,7 +113,7 @@ func keysOf(t *testing.T, s sources.Source) []sources.Key {
 	return keys
 }
 
-func assemble(t *testing.T, keys []sources.Key, kidTemplate string) *publish.Set {
+func vaultAssemble(t *testing.T, keys []sources.Key, kidTemplate string) *publish.Set {
 	t.Helper()
 	opts := publish.AssembleOptions{Now: time.Now()}
 	if kidTemplate != "" {
@@ -126,7 +126,7 @@ func assemble(t *testing.T, keys []sources.Key, kidTemplate string) *publish.Set
 	return set
 }
 
-func kids(set *publish.Set) []string {
+func vaultKIDs(set *publish.Set) []string {
 	out := make([]string, len(set.Keys))
 	for i, k := range set.Keys {
 		out[i] = k.KID
@@ -165,7 +165,7 @@ func TestVaultTransitKeyTypes(t *testing.T) {
 		t.Run(tt.typ, func(t *testing.T) {
 			name := "jwt-" + tt.typ
 			e.write(t, mount+"/keys/"+name, map[string]any{"type": tt.typ})
-			keys := keysOf(t, source(t, v, sources.Spec{Spec: "vault-transit:" + mount + "/" + name}))
+			keys := vaultKeys(t, vaultSource(t, v, sources.Spec{Spec: "vault-transit:" + mount + "/" + name}))
 			if len(keys) != 1 {
 				t.Fatalf("%d keys, want 1", len(keys))
 			}
@@ -181,7 +181,7 @@ func TestVaultTransitKeyTypes(t *testing.T) {
 			}
 			// The published key is Vault's key: compare with Vault's public_key decoded
 			// independently of the source.
-			set := assemble(t, keys, "{{.Name}}-v{{.Version}}")
+			set := vaultAssemble(t, keys, "{{.Name}}-v{{.Version}}")
 			j := set.Keys[0]
 			if j.KID != name+"-v1" || j.Alg != tt.alg {
 				t.Errorf("kid %q alg %q, want %q %q", j.KID, j.Alg, name+"-v1", tt.alg)
@@ -211,25 +211,25 @@ func TestVaultTransitKeyTypes(t *testing.T) {
 
 	t.Run("a key that cannot sign", func(t *testing.T) {
 		e.write(t, mount+"/keys/aes", map[string]any{"type": "aes256-gcm96"})
-		_, err := source(t, v, sources.Spec{Spec: "vault-transit:" + mount + "/aes"}).Keys(context.Background())
+		_, err := vaultSource(t, v, sources.Spec{Spec: "vault-transit:" + mount + "/aes"}).Keys(context.Background())
 		if err == nil || !strings.Contains(err.Error(), `key type "aes256-gcm96" cannot sign JWTs`) || !strings.Contains(err.Error(), "vault-transit:"+mount+"/aes") {
 			t.Fatalf("error = %v", err)
 		}
 	})
 	t.Run("wrong key", func(t *testing.T) {
-		_, err := source(t, v, sources.Spec{Spec: "vault-transit:" + mount + "/nope"}).Keys(context.Background())
+		_, err := vaultSource(t, v, sources.Spec{Spec: "vault-transit:" + mount + "/nope"}).Keys(context.Background())
 		if !errors.Is(err, sources.ErrVaultNotFound) || !strings.Contains(err.Error(), mount+"/keys/nope does not exist") {
 			t.Fatalf("error = %v", err)
 		}
 	})
 	t.Run("wrong mount", func(t *testing.T) {
-		_, err := source(t, v, sources.Spec{Spec: "vault-transit:no-such-mount/jwt"}).Keys(context.Background())
+		_, err := vaultSource(t, v, sources.Spec{Spec: "vault-transit:no-such-mount/jwt"}).Keys(context.Background())
 		if !errors.Is(err, sources.ErrVaultNotFound) || !strings.Contains(err.Error(), "no-such-mount/keys/jwt: nothing is mounted there") {
 			t.Fatalf("error = %v", err)
 		}
 	})
 	t.Run("optional and missing", func(t *testing.T) {
-		keys, err := source(t, v, sources.Spec{Spec: "vault-transit:" + mount + "/nope", Optional: true}).Keys(context.Background())
+		keys, err := vaultSource(t, v, sources.Spec{Spec: "vault-transit:" + mount + "/nope", Optional: true}).Keys(context.Background())
 		if err != nil || len(keys) != 0 {
 			t.Fatalf("optional missing key: %d keys, %v", len(keys), err)
 		}
@@ -244,7 +244,7 @@ func TestVaultTransitRotation(t *testing.T) {
 	spec := "vault-transit:" + mount + "/jwt"
 	build := func(versions string) []string {
 		t.Helper()
-		return kids(assemble(t, keysOf(t, source(t, v, sources.Spec{Spec: spec, Versions: versions})), "{{.Name}}-v{{.Version}}"))
+		return vaultKIDs(vaultAssemble(t, vaultKeys(t, vaultSource(t, v, sources.Spec{Spec: spec, Versions: versions})), "{{.Name}}-v{{.Version}}"))
 	}
 	if got := build(""); strings.Join(got, " ") != "jwt-v1" {
 		t.Fatalf("before rotation: %v", got)
@@ -273,15 +273,15 @@ func TestVaultTransitRotation(t *testing.T) {
 		t.Fatalf("after trim to 3: %v", got)
 	}
 	// The default kid is the thumbprint, stable across reads.
-	a := kids(assemble(t, keysOf(t, source(t, v, sources.Spec{Spec: spec})), ""))
-	b := kids(assemble(t, keysOf(t, source(t, v, sources.Spec{Spec: spec})), ""))
+	a := vaultKIDs(vaultAssemble(t, vaultKeys(t, vaultSource(t, v, sources.Spec{Spec: spec})), ""))
+	b := vaultKIDs(vaultAssemble(t, vaultKeys(t, vaultSource(t, v, sources.Spec{Spec: spec})), ""))
 	if len(a) != 1 || a[0] != b[0] || len(a[0]) != 43 {
 		t.Fatalf("thumbprint kids %v, %v", a, b)
 	}
 }
 
 // testCert makes a self-signed P-256 certificate valid for a day.
-func testCert(t *testing.T) (string, *ecdsa.PrivateKey) {
+func selfSignedCert(t *testing.T) (string, *ecdsa.PrivateKey) {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -296,7 +296,7 @@ func testCert(t *testing.T) (string, *ecdsa.PrivateKey) {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), priv
 }
 
-func publicPEM(t *testing.T, pub any) string {
+func pemOf(t *testing.T, pub any) string {
 	t.Helper()
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
@@ -308,7 +308,7 @@ func publicPEM(t *testing.T, pub any) string {
 func TestVaultKV(t *testing.T) {
 	e := newVaultEnv(t)
 	v := &sources.Vault{Client: e.root}
-	certPEM, certKey := testCert(t)
+	certPEM, certKey := selfSignedCert(t)
 	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	k2, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	jwks := `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed-1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`
@@ -317,7 +317,7 @@ func TestVaultKV(t *testing.T) {
 		t.Fatal(err)
 	}
 	fields := map[string]any{
-		"pem":      publicPEM(t, &k1.PublicKey),
+		"pem":      pemOf(t, &k1.PublicKey),
 		"cert":     certPEM,
 		"jwks":     jwks,
 		"jwks_obj": jwksObj, // stored as a JSON object, not a string
@@ -334,56 +334,56 @@ func TestVaultKV(t *testing.T) {
 				e.write(t, dataPath, fields)
 			}
 			spec := func(field string) sources.Spec { return sources.Spec{Spec: "vault-kv:" + mount + "/team/jwt#" + field} }
-			pemKeys := keysOf(t, source(t, v, spec("pem")))
+			pemKeys := vaultKeys(t, vaultSource(t, v, spec("pem")))
 			if len(pemKeys) != 1 || pemKeys[0].Crv != "P-256" || pemKeys[0].Name != "jwt" {
 				t.Errorf("pem: %+v", pemKeys)
 			}
 			if want := "vault-kv:" + mount + "/team/jwt#pem field pem block 1"; pemKeys[0].Origin.String() != want {
 				t.Errorf("origin %q, want %q", pemKeys[0].Origin, want)
 			}
-			certKeys := keysOf(t, source(t, v, spec("cert")))
+			certKeys := vaultKeys(t, vaultSource(t, v, spec("cert")))
 			if len(certKeys) != 1 || len(certKeys[0].Certs) != 1 || !certKeys[0].Certs[0].PublicKey.(*ecdsa.PublicKey).Equal(&certKey.PublicKey) {
 				t.Errorf("cert: %+v", certKeys)
 			}
 			for _, f := range []string{"jwks", "jwks_obj"} {
-				ks := keysOf(t, source(t, v, spec(f)))
+				ks := vaultKeys(t, vaultSource(t, v, spec(f)))
 				if len(ks) != 1 || ks[0].KID != "ed-1" || ks[0].Kty != "OKP" {
 					t.Errorf("%s: %+v", f, ks)
 				}
 			}
-			set := assemble(t, append(append(pemKeys, certKeys...), keysOf(t, source(t, v, spec("jwks")))...), "")
+			set := vaultAssemble(t, append(append(pemKeys, certKeys...), vaultKeys(t, vaultSource(t, v, spec("jwks")))...), "")
 			if len(set.Keys) != 3 {
 				t.Errorf("assembled %d keys, want 3", len(set.Keys))
 			}
-			_, err := source(t, v, spec("missing")).Keys(context.Background())
+			_, err := vaultSource(t, v, spec("missing")).Keys(context.Background())
 			if err == nil || !strings.Contains(err.Error(), `no field "missing"`) || !strings.Contains(err.Error(), "fields: cert, jwks, jwks_obj, note, pem") {
 				t.Errorf("missing field: %v", err)
 			}
-			_, err = source(t, v, spec("note")).Keys(context.Background())
+			_, err = vaultSource(t, v, spec("note")).Keys(context.Background())
 			if err == nil || !strings.Contains(err.Error(), "field note") {
 				t.Errorf("non-key field: %v", err)
 			}
-			_, err = source(t, v, sources.Spec{Spec: "vault-kv:" + mount + "/team/nope#pem"}).Keys(context.Background())
+			_, err = vaultSource(t, v, sources.Spec{Spec: "vault-kv:" + mount + "/team/nope#pem"}).Keys(context.Background())
 			if !errors.Is(err, sources.ErrVaultNotFound) {
 				t.Errorf("missing secret: %v", err)
 			}
 			if kvVersion == "1" {
-				_, err = source(t, v, sources.Spec{Spec: "vault-kv:" + mount + "/team/jwt?version=1#pem"}).Keys(context.Background())
+				_, err = vaultSource(t, v, sources.Spec{Spec: "vault-kv:" + mount + "/team/jwt?version=1#pem"}).Keys(context.Background())
 				if err == nil || !strings.Contains(err.Error(), "KV v1 mount, which has no versions") {
 					t.Errorf("version pin on v1: %v", err)
 				}
 				return
 			}
 			// v2: a second version; no pin reads the newest, a pin reads the one asked for.
-			e.write(t, dataPath, map[string]any{"data": map[string]any{"pem": publicPEM(t, &k2.PublicKey)}})
-			if ks := keysOf(t, source(t, v, spec("pem"))); len(ks) != 1 || ks[0].Crv != "P-384" || ks[0].Version != 2 {
+			e.write(t, dataPath, map[string]any{"data": map[string]any{"pem": pemOf(t, &k2.PublicKey)}})
+			if ks := vaultKeys(t, vaultSource(t, v, spec("pem"))); len(ks) != 1 || ks[0].Crv != "P-384" || ks[0].Version != 2 {
 				t.Errorf("current version: %+v", ks)
 			}
-			pinned := keysOf(t, source(t, v, sources.Spec{Spec: "vault-kv:" + mount + "/team/jwt?version=1#pem"}))
+			pinned := vaultKeys(t, vaultSource(t, v, sources.Spec{Spec: "vault-kv:" + mount + "/team/jwt?version=1#pem"}))
 			if len(pinned) != 1 || pinned[0].Crv != "P-256" || pinned[0].Version != 1 {
 				t.Errorf("pinned version 1: %+v", pinned)
 			}
-			_, err = source(t, v, sources.Spec{Spec: "vault-kv:" + mount + "/team/jwt?version=9#pem"}).Keys(context.Background())
+			_, err = vaultSource(t, v, sources.Spec{Spec: "vault-kv:" + mount + "/team/jwt?version=9#pem"}).Keys(context.Background())
 			if !errors.Is(err, sources.ErrVaultNotFound) {
 				t.Errorf("pinned missing version: %v", err)
 			}
@@ -394,7 +394,7 @@ func TestVaultKV(t *testing.T) {
 func TestVaultOIDC(t *testing.T) {
 	e := newVaultEnv(t)
 	v := &sources.Vault{Client: e.root}
-	key, role := unique("key"), unique("role")
+	key, role := vaultName("key"), vaultName("role")
 	e.write(t, "identity/oidc/key/"+key, map[string]any{"allowed_client_ids": "*", "algorithm": "ES256"})
 	e.write(t, "identity/oidc/role/"+role, map[string]any{"key": key})
 	e.write(t, "identity/oidc/key/"+key+"/rotate", nil)
@@ -414,8 +414,8 @@ func TestVaultOIDC(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	keys := keysOf(t, source(t, v, sources.Spec{Spec: "vault-oidc:"}))
-	set := assemble(t, keys, "")
+	keys := vaultKeys(t, vaultSource(t, v, sources.Spec{Spec: "vault-oidc:"}))
+	set := vaultAssemble(t, keys, "")
 	if len(set.Keys) != len(raw.Keys) || len(raw.Keys) < 2 {
 		t.Fatalf("published %d keys, Vault lists %d", len(set.Keys), len(raw.Keys))
 	}
@@ -436,14 +436,14 @@ func TestVaultOIDC(t *testing.T) {
 	if es < 2 { // the rotated key: current and previous
 		t.Errorf("%d ES256 keys, want the rotated key's two", es)
 	}
-	_, err = source(t, v, sources.Spec{Spec: "vault-oidc:provider/" + unique("none")}).Keys(context.Background())
+	_, err = vaultSource(t, v, sources.Spec{Spec: "vault-oidc:provider/" + vaultName("none")}).Keys(context.Background())
 	if err == nil {
 		t.Error("a missing OIDC provider gave no error")
 	}
 }
 
 // logBuffer captures a logger's output, to check no credential is ever logged.
-func logBuffer() (*slog.Logger, *bytes.Buffer) {
+func captureLog() (*slog.Logger, *bytes.Buffer) {
 	var buf bytes.Buffer
 	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
 }

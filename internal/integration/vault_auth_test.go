@@ -1,0 +1,281 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/jwkspub/jwkspub/sources"
+)
+
+// authFixture is a Transit key and two policies: one granting read on exactly that key, one
+// granting read on another key only.
+type authFixture struct {
+	e                 *vaultEnv
+	mount             string // transit mount
+	spec              string // vault-transit:MOUNT/jwt
+	allowPol, denyPol string
+}
+
+func newAuthFixture(t *testing.T) *authFixture {
+	t.Helper()
+	e := newVaultEnv(t)
+	f := &authFixture{e: e, mount: e.mount(t, "transit", nil)}
+	f.spec = "vault-transit:" + f.mount + "/jwt"
+	e.write(t, f.mount+"/keys/jwt", map[string]any{"type": "ecdsa-p256"})
+	f.allowPol, f.denyPol = vaultName("allow"), vaultName("deny")
+	if err := e.root.Sys().PutPolicy(f.allowPol, fmt.Sprintf(`path "%s/keys/jwt" { capabilities = ["read"] }`, f.mount)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.root.Sys().PutPolicy(f.denyPol, fmt.Sprintf(`path "%s/keys/other" { capabilities = ["read"] }`, f.mount)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = e.root.Sys().DeletePolicy(f.allowPol)
+		_ = e.root.Sys().DeletePolicy(f.denyPol)
+	})
+	return f
+}
+
+// anon is a client with no token, as a job starts before it logs in.
+func (f *authFixture) anon(t *testing.T) *api.Client {
+	c := vaultClient(t, f.e.addr, "")
+	c.ClearToken()
+	return c
+}
+
+// read logs in with login and reads the Transit key; it checks no secret reached the error or
+// the log.
+func (f *authFixture) read(t *testing.T, login *sources.VaultLogin, secrets ...string) ([]sources.Key, error) {
+	t.Helper()
+	logger, buf := captureLog()
+	v := &sources.Vault{Client: f.anon(t), Login: login, Logger: logger, Retries: -1}
+	keys, err := vaultSource(t, v, sources.Spec{Spec: f.spec}).Keys(context.Background())
+	for _, s := range secrets {
+		if err != nil && strings.Contains(err.Error(), s) {
+			t.Errorf("error reveals a credential: %v", err)
+		}
+		if strings.Contains(buf.String(), s) {
+			t.Errorf("log reveals a credential: %s", buf)
+		}
+	}
+	if tok := v.Client.Token(); tok != "" && strings.Contains(buf.String(), tok) {
+		t.Errorf("log reveals the Vault token: %s", buf)
+	}
+	return keys, err
+}
+
+func TestVaultAuthAppRole(t *testing.T) {
+	f := newAuthFixture(t)
+	e := f.e
+	mount := e.enableAuth(t, "approle")
+	creds := map[string][2]string{}
+	for role, pol := range map[string]string{"allow": f.allowPol, "deny": f.denyPol} {
+		e.write(t, "auth/"+mount+"/role/"+role, map[string]any{"token_policies": pol, "token_ttl": "5m"})
+		s, err := e.root.Logical().Read("auth/" + mount + "/role/" + role + "/role-id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sid := e.write(t, "auth/"+mount+"/role/"+role+"/secret-id", nil)
+		creds[role] = [2]string{s.Data["role_id"].(string), sid.Data["secret_id"].(string)}
+	}
+
+	t.Run("policy allowing the key", func(t *testing.T) {
+		c := creds["allow"]
+		keys, err := f.read(t, &sources.VaultLogin{Method: sources.AuthAppRole, Mount: mount, RoleID: c[0], SecretID: c[1]}, c[1])
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("%d keys, %v", len(keys), err)
+		}
+	})
+	t.Run("policy without the key: 403 names the path and capability", func(t *testing.T) {
+		c := creds["deny"]
+		_, err := f.read(t, &sources.VaultLogin{Method: sources.AuthAppRole, Mount: mount, RoleID: c[0], SecretID: c[1]}, c[1])
+		want := fmt.Sprintf(`permission denied: %s/keys/jwt: the token's policy must grant "read" on "%s/keys/jwt"`, f.mount, f.mount)
+		if !errors.Is(err, sources.ErrVaultDenied) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("error = %v\nwant it to contain %s", err, want)
+		}
+		if !strings.Contains(err.Error(), fmt.Sprintf(`fix: add path "%s/keys/jwt" { capabilities = ["read"] }`, f.mount)) {
+			t.Errorf("error has no policy fix: %v", err)
+		}
+	})
+	t.Run("wrong secret id", func(t *testing.T) {
+		bad := "00000000-1111-2222-3333-444444444444"
+		_, err := f.read(t, &sources.VaultLogin{Method: sources.AuthAppRole, Mount: mount, RoleID: creds["allow"][0], SecretID: bad}, bad)
+		if !errors.Is(err, sources.ErrVaultLogin) || !strings.Contains(err.Error(), "auth/"+mount+"/login") {
+			t.Fatalf("error = %v", err)
+		}
+	})
+	t.Run("wrong auth mount", func(t *testing.T) {
+		c := creds["allow"]
+		_, err := f.read(t, &sources.VaultLogin{Method: sources.AuthAppRole, Mount: "no-such-approle", RoleID: c[0], SecretID: c[1]}, c[1])
+		if !errors.Is(err, sources.ErrVaultLogin) || !strings.Contains(err.Error(), "auth/no-such-approle/login: HTTP 403") || !strings.Contains(err.Error(), "vault auth list") {
+			t.Fatalf("error = %v", err)
+		}
+	})
+	t.Run("one login for every source", func(t *testing.T) {
+		c := creds["allow"]
+		v := &sources.Vault{Client: f.anon(t), Login: &sources.VaultLogin{Method: sources.AuthAppRole, Mount: mount, RoleID: c[0], SecretID: c[1]}}
+		// Use the secret id once: a second login would fail.
+		e.write(t, "auth/"+mount+"/role/allow", map[string]any{"token_policies": f.allowPol, "secret_id_num_uses": 1})
+		sid := e.write(t, "auth/"+mount+"/role/allow/secret-id", nil).Data["secret_id"].(string)
+		v.Login.SecretID = sid
+		for i := 0; i < 3; i++ {
+			if _, err := vaultSource(t, v, sources.Spec{Spec: f.spec}).Keys(context.Background()); err != nil {
+				t.Fatalf("read %d: %v", i, err)
+			}
+		}
+	})
+}
+
+func TestVaultAuthTokenInvalid(t *testing.T) {
+	f := newAuthFixture(t)
+	c := vaultClient(t, f.e.addr, "hvs.not-a-real-token")
+	_, err := vaultSource(t, &sources.Vault{Client: c}, sources.Spec{Spec: f.spec}).Keys(context.Background())
+	if !errors.Is(err, sources.ErrVaultDenied) || !strings.Contains(err.Error(), "the token is invalid or expired") {
+		t.Fatalf("error = %v", err)
+	}
+	if strings.Contains(err.Error(), "not-a-real-token") {
+		t.Errorf("error reveals the token: %v", err)
+	}
+}
+
+// jwtIssuer signs test JWTs with its own key, which the Vault jwt mount trusts through
+// jwt_validation_pubkeys.
+type jwtIssuer struct {
+	key *ecdsa.PrivateKey
+}
+
+func newJWTIssuer(t *testing.T) *jwtIssuer {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &jwtIssuer{key: k}
+}
+
+func (j *jwtIssuer) sign(t *testing.T, aud string, claims map[string]any) string {
+	t.Helper()
+	b := jwt.NewBuilder().Issuer("https://token.actions.githubusercontent.com").Subject("repo:jwkspub/jwkspub:ref:refs/heads/main").
+		Audience([]string{aud}).IssuedAt(time.Now()).NotBefore(time.Now().Add(-time.Minute)).Expiration(time.Now().Add(5 * time.Minute))
+	for k, v := range claims {
+		b = b.Claim(k, v)
+	}
+	tok, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.ES256, j.key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(signed)
+}
+
+// githubStandIn serves GitHub Actions' OIDC token endpoint: GET with "Authorization: bearer
+// <request token>" and ?audience=, answering {"value": "<jwt>"}.
+func githubStandIn(t *testing.T, requestToken string, iss *jwtIssuer) (*httptest.Server, *[]string) {
+	var (
+		mu   sync.Mutex
+		auds []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "bearer "+requestToken {
+			http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
+			return
+		}
+		aud := r.URL.Query().Get("audience")
+		mu.Lock()
+		auds = append(auds, aud)
+		mu.Unlock()
+		json.NewEncoder(w).Encode(map[string]string{"value": iss.sign(t, aud, map[string]any{"repository": "jwkspub/jwkspub"})})
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &auds
+}
+
+func TestVaultAuthJWTAndGitHubActions(t *testing.T) {
+	f := newAuthFixture(t)
+	e := f.e
+	iss := newJWTIssuer(t)
+	mount := e.enableAuth(t, "jwt")
+	e.write(t, "auth/"+mount+"/config", map[string]any{
+		"jwt_validation_pubkeys": []string{pemOf(t, &iss.key.PublicKey)},
+		"bound_issuer":           "https://token.actions.githubusercontent.com",
+	})
+	for role, pol := range map[string]string{"publisher": f.allowPol, "other": f.denyPol} {
+		e.write(t, "auth/"+mount+"/role/"+role, map[string]any{
+			"role_type": "jwt", "user_claim": "sub", "bound_audiences": []string{"jwkspub-vault"},
+			"bound_claims": map[string]any{"repository": "jwkspub/jwkspub"}, "token_policies": pol, "token_ttl": "5m",
+		})
+	}
+	requestToken := "ghs_requesttoken_" + vaultName("x")
+	gh, auds := githubStandIn(t, requestToken, iss)
+	ghLogin := func(role, aud, reqTok string) *sources.VaultLogin {
+		return &sources.VaultLogin{Method: sources.AuthGitHubActions, Mount: mount, Role: role,
+			GitHub: &sources.GitHubOIDC{RequestURL: gh.URL + "/token?api-version=2.0", RequestToken: reqTok, Audience: aud}}
+	}
+
+	t.Run("github-actions", func(t *testing.T) {
+		keys, err := f.read(t, ghLogin("publisher", "jwkspub-vault", requestToken), requestToken)
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("%d keys, %v", len(keys), err)
+		}
+		if got := (*auds)[len(*auds)-1]; got != "jwkspub-vault" {
+			t.Errorf("token requested for audience %q", got)
+		}
+	})
+	t.Run("github-actions, role without the key", func(t *testing.T) {
+		_, err := f.read(t, ghLogin("other", "jwkspub-vault", requestToken), requestToken)
+		if !errors.Is(err, sources.ErrVaultDenied) || !strings.Contains(err.Error(), `must grant "read" on "`+f.mount+`/keys/jwt"`) {
+			t.Fatalf("error = %v", err)
+		}
+	})
+	t.Run("github-actions, audience not bound", func(t *testing.T) {
+		_, err := f.read(t, ghLogin("publisher", "someone-else", requestToken), requestToken)
+		if !errors.Is(err, sources.ErrVaultLogin) || !strings.Contains(err.Error(), "auth/"+mount+"/login") {
+			t.Fatalf("error = %v", err)
+		}
+		t.Logf("message: %v", err)
+		if strings.Contains(err.Error(), "eyJ") {
+			t.Errorf("error reveals a JWT: %v", err)
+		}
+	})
+	t.Run("github-actions, bad request token", func(t *testing.T) {
+		_, err := f.read(t, ghLogin("publisher", "jwkspub-vault", "wrong-request-token"), "wrong-request-token")
+		if !errors.Is(err, sources.ErrVaultLogin) || !strings.Contains(err.Error(), "GitHub OIDC token endpoint: HTTP 401") {
+			t.Fatalf("error = %v", err)
+		}
+		t.Logf("message: %v", err)
+	})
+	t.Run("jwt", func(t *testing.T) {
+		tok := iss.sign(t, "jwkspub-vault", map[string]any{"repository": "jwkspub/jwkspub"})
+		keys, err := f.read(t, &sources.VaultLogin{Method: sources.AuthJWT, Mount: mount, Role: "publisher", JWT: tok}, tok)
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("%d keys, %v", len(keys), err)
+		}
+	})
+	t.Run("jwt signed by another key", func(t *testing.T) {
+		tok := newJWTIssuer(t).sign(t, "jwkspub-vault", map[string]any{"repository": "jwkspub/jwkspub"})
+		_, err := f.read(t, &sources.VaultLogin{Method: sources.AuthJWT, Mount: mount, Role: "publisher", JWT: tok}, tok)
+		if !errors.Is(err, sources.ErrVaultLogin) {
+			t.Fatalf("error = %v", err)
+		}
+		t.Logf("message: %v", err)
+	})
+}
