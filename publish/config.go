@@ -354,6 +354,9 @@ func ValidateTarget(raw string) error {
 		if u.Host == "" || !strings.Contains(u.Path, ":") {
 			return fmt.Errorf("%q: use oci://REGISTRY/REPO:TAG", raw)
 		}
+		if _, err := ParseImageTarget(raw); err != nil {
+			return err
+		}
 	default:
 		if u.Host == "" || strings.Trim(u.Path, "/") == "" {
 			return fmt.Errorf("%q: use %s://BUCKET/path/jwks.json", raw, u.Scheme)

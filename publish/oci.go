@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"gocloud.dev/blob/memblob"
 
 	"github.com/jwkspub/jwkspub/templates"
 )
@@ -424,7 +425,7 @@ func PushImage(ctx context.Context, loc ImageLocation, img v1.Image, opts ...rem
 	}
 	opts = append(slices.Clip(opts), remote.WithContext(ctx))
 	if err := remote.Write(loc.Tag, img, opts...); err != nil {
-		return v1.Hash{}, fmt.Errorf("target %s: pushing %s%s (the tag was left as it was): %w", loc.Raw, loc.Tag, registryHint(err, loc), err)
+		return v1.Hash{}, fmt.Errorf("target %s: pushing %s%s; the tag was left as it was: %w", loc.Raw, loc.Tag, registryHint(err, loc), err)
 	}
 	desc, err := remote.Head(loc.Tag, opts...)
 	if err != nil {
@@ -434,4 +435,207 @@ func PushImage(ctx context.Context, loc ImageLocation, img v1.Image, opts ...rem
 		return v1.Hash{}, fmt.Errorf("target %s: read back %s: the tag names %s, pushed %s", loc.Raw, loc.Tag, desc.Digest, want)
 	}
 	return want, nil
+}
+
+// Labels that record the JWKS's headers, which nginx.conf serves it with: the plan compares
+// them like an object store's headers.
+const (
+	LabelCacheControl = "org.jwkspub.cache-control"
+	LabelContentType  = "org.jwkspub.content-type"
+)
+
+// ImageTarget is an oci:// target: the nginx image at a tag, whose document layer holds the
+// JWKS, its .gz copy, the discovery document (and its copy) and the state object.
+type ImageTarget struct {
+	ImageLocation
+	// PublicURL is where verifiers fetch the JWKS: the discovery document's jwks_uri. Empty
+	// means the issuer's /.well-known/jwks.json.
+	PublicURL string
+	// Options reach the registry for the tag and the base: credentials
+	// (remote.WithAuthFromKeychain), transport, user agent. The CLI builds them.
+	Options []remote.Option
+	// Params are the nginx settings rendered into the image; zero means templates.Defaults().
+	// The base image is always ImageLocation.Base.
+	Params templates.Params
+}
+
+// ImageChange is the image part of a plan for an oci:// target.
+type ImageChange struct {
+	// Tag is where the image is pushed.
+	Tag string `json:"tag"`
+	// Digest is the manifest digest of the image built from the sources. Publishing pushes it
+	// unless the tag already names it.
+	Digest string `json:"digest"`
+	// LiveDigest is the digest the tag named when planning; empty when the tag was absent.
+	LiveDigest string `json:"live_digest,omitempty"`
+	// Base is the base image and the digest it resolved to.
+	Base string `json:"base"`
+	// Pushed is true once Apply pushed the image.
+	Pushed bool `json:"pushed"`
+
+	img    v1.Image
+	target *ImageTarget
+}
+
+// params are the template settings of the image.
+func (it *ImageTarget) params() templates.Params {
+	p := it.Params
+	if p == (templates.Params{}) {
+		p = templates.Defaults()
+	}
+	p.BaseImage = it.Base.Name()
+	return p
+}
+
+// copies are the rendered Dockerfile's COPY instructions: where each context path lies in the
+// image.
+func (it *ImageTarget) copies() ([]imageCopy, error) {
+	conf, err := templates.Render(it.params())
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", it.Raw, err)
+	}
+	spec, err := parseDockerfile(conf[templates.Dockerfile])
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", it.Raw, err)
+	}
+	return spec.Copies, nil
+}
+
+// imagePath is where COPY puts a context file in the image, without the leading slash.
+func imagePath(copies []imageCopy, ctxPath string) (string, bool) {
+	for _, c := range copies {
+		switch {
+		case strings.HasSuffix(c.Src, "/") && strings.HasPrefix(ctxPath, c.Src):
+			return c.Dst + strings.TrimPrefix(ctxPath, c.Src), true
+		case ctxPath == c.Src:
+			return c.Dst, true
+		}
+	}
+	return "", false
+}
+
+// readImage reads the image at the tag and returns its documents as a Target over an
+// in-memory bucket, keyed by their paths in the build context (html/.well-known/jwks.json,
+// ...), with the headers its labels record; so planning, the guard and status read an image
+// exactly as they read any other target. An absent tag gives an empty bucket: the first
+// publication.
+func (it *ImageTarget) readImage(ctx context.Context) (*Target, *LiveImage, error) {
+	copies, err := it.copies()
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &Target{
+		Location:  Location{Raw: it.Raw, Scheme: "oci", BucketURL: "mem://", Key: ContextJWKS},
+		Bucket:    memblob.OpenBucket(nil),
+		PublicURL: it.PublicURL,
+	}
+	live, err := ReadLiveImage(ctx, it.ImageLocation, it.Options...)
+	if err != nil || live == nil {
+		return t, live, err
+	}
+	jwksPath, _ := imagePath(copies, ContextJWKS)
+	if _, ok := live.Files[jwksPath]; !ok {
+		return nil, nil, fmt.Errorf("target %s: the image at %s has no /%s in its top layer, so jwkspub did not build it (fix: publish to another tag, or delete this one to publish afresh)", it.Raw, it.Tag, jwksPath)
+	}
+	cc, ct := live.Labels[LabelCacheControl], live.Labels[LabelContentType]
+	headers := map[string][2]string{
+		t.Key:            {cc, ct},
+		t.DiscoveryKey(): {cc, "application/json"},
+		t.StateKey():     {"no-cache", "application/json"},
+	}
+	for _, key := range []string{t.Key, t.DiscoveryKey(), t.StateKey()} {
+		p, ok := imagePath(copies, key)
+		if !ok {
+			return nil, nil, fmt.Errorf("target %s: the image's Dockerfile copies no %s", it.Raw, key)
+		}
+		body, ok := live.Files[p]
+		if !ok {
+			continue
+		}
+		h := headers[key]
+		if err := t.write(ctx, key, &Object{Body: body, CacheControl: h[0], ContentType: h[1]}); err != nil {
+			return nil, nil, err
+		}
+	}
+	return t, live, nil
+}
+
+// ReadImageTimeline is ReadTimeline for an oci:// target: it reads the JWKS and the state
+// object from the image at the tag.
+func ReadImageTimeline(ctx context.Context, it *ImageTarget, set *SetConfig, now time.Time) (*Timeline, error) {
+	t, _, err := it.readImage(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("set %q: %w", set.Name, err)
+	}
+	defer t.Bucket.Close()
+	return ReadTimeline(ctx, t, set, now)
+}
+
+// PlanImage is PlanTarget for an oci:// target. It reads the documents and state from the
+// image at the tag, plans as for any target, then builds the image publishing would push: the
+// base with one layer of the files `render` writes, the state included. When the tag already
+// names that image's digest the plan changes nothing; otherwise it writes the image, also when
+// only the base or the nginx configuration moved. It pushes nothing.
+func PlanImage(ctx context.Context, it *ImageTarget, o PlanOptions) (*Plan, error) {
+	t, live, err := it.readImage(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("set %q: %w", o.Set.Name, err)
+	}
+	defer t.Bucket.Close()
+	p, err := PlanTarget(ctx, t, o)
+	if err != nil {
+		return nil, err
+	}
+	uri := it.PublicURL
+	if uri == "" {
+		uri = DefaultJWKSURI(o.Set.Issuer)
+	}
+	files, err := RenderContext(ContextOptions{Set: o.Set, Keys: o.Keys, Params: it.params(), JWKSURI: uri, State: p.desired[t.StateKey()].Body})
+	if err != nil {
+		return nil, err
+	}
+	opts := append(slices.Clip(it.Options), remote.WithContext(ctx), remote.WithPlatform(it.Platform))
+	base, err := remote.Image(it.Base, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("set %q: target %s: reading the base image %s: %w", o.Set.Name, it.Raw, it.Base, err)
+	}
+	doc := p.desired[t.Key]
+	img, err := BuildImage(ImageOptions{Base: base, BaseName: it.Base.Name(), Files: files, Labels: map[string]string{
+		LabelSet:          o.Set.Name,
+		LabelJWKSSHA256:   doc.SHA256(),
+		LabelCacheControl: doc.CacheControl,
+		LabelContentType:  doc.ContentType,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("set %q: target %s: %w", o.Set.Name, it.Raw, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("set %q: target %s: %w", o.Set.Name, it.Raw, err)
+	}
+	bd, err := base.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("set %q: target %s: %w", o.Set.Name, it.Raw, err)
+	}
+	ic := &ImageChange{Tag: it.Tag.Name(), Digest: d.String(), Base: it.Base.Name() + "@" + bd.String(), img: img, target: it}
+	if live != nil {
+		ic.LiveDigest = live.Digest.String()
+	}
+	p.Image = ic
+	p.target = nil // the in-memory bucket is not where anything is written
+	if ic.LiveDigest == ic.Digest {
+		p.Objects = nil
+	} else {
+		p.Objects = append(p.Objects, ObjectChange{Key: "image " + ic.Tag, Action: ActionWrite})
+	}
+	return p, nil
+}
+
+// applyImage pushes a planned image and records its digest.
+func applyImage(ctx context.Context, ic *ImageChange) error {
+	if _, err := PushImage(ctx, ic.target.ImageLocation, ic.img, ic.target.Options...); err != nil {
+		return err
+	}
+	ic.Pushed = true
+	return nil
 }

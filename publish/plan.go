@@ -34,6 +34,8 @@ type Plan struct {
 	Discovery string `json:"discovery,omitempty"`
 	// Objects lists the objects that would be written or deleted, in the order Apply uses.
 	Objects []ObjectChange `json:"objects,omitempty"`
+	// Image is the image built for an oci:// target, with the digest the tag names now.
+	Image *ImageChange `json:"image,omitempty"`
 
 	target    *Target
 	desired   map[string]*Object
@@ -268,6 +270,10 @@ func (p *Plan) Count() (added, removed, changed int) {
 // first failure, so the target is then stale and the error says which object failed. A plan
 // compared against a public URL cannot be applied.
 func Apply(ctx context.Context, p *Plan) error {
+	if p.Image != nil {
+		// An image is pushed whole: its documents are files of one layer.
+		return applyImage(ctx, p.Image)
+	}
 	if p.target == nil {
 		return fmt.Errorf("plan for %s was not made against a target", p.Target)
 	}

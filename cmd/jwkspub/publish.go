@@ -10,11 +10,14 @@ import (
 
 // publishResult is one target's outcome.
 type publishResult struct {
-	Set     string        `json:"set"`
-	Target  string        `json:"target"`
-	Outcome string        `json:"outcome"` // unchanged, published or stale
-	Error   string        `json:"error,omitempty"`
-	Plan    *publish.Plan `json:"plan,omitempty"`
+	Set     string `json:"set"`
+	Target  string `json:"target"`
+	Outcome string `json:"outcome"` // unchanged, published or stale
+	// Digest is, for an oci:// target, the image digest the tag names: the pushed one, or
+	// the live one when unchanged.
+	Digest string        `json:"digest,omitempty"`
+	Error  string        `json:"error,omitempty"`
+	Plan   *publish.Plan `json:"plan,omitempty"`
 }
 
 func publishCommand(e env) *cli.Command {
@@ -46,6 +49,9 @@ func publishCommand(e env) *cli.Command {
 			current := 0
 			for _, p := range pl.plans {
 				r := publishResult{Set: p.Set, Target: p.Target, Outcome: "unchanged", Plan: p}
+				if p.Image != nil {
+					r.Digest = p.Image.Digest
+				}
 				if p.Changed() {
 					if err := publish.Apply(c.Context, p); err != nil {
 						g.logger.Error("target failed", "set", p.Set, "target", p.Target, "err", err)
@@ -53,7 +59,7 @@ func publishCommand(e env) *cli.Command {
 						continue
 					}
 					r.Outcome = "published"
-					g.logger.Info("published", "set", p.Set, "target", p.Target)
+					g.logger.Info("published", "set", p.Set, "target", p.Target, "digest", r.Digest)
 				}
 				current++
 				results = append(results, r)
@@ -85,13 +91,21 @@ func printResults(e env, format string, results []publishResult) error {
 	for _, r := range results {
 		switch r.Outcome {
 		case "unchanged":
-			fmt.Fprintf(e.stdout, "set %q -> %s: unchanged\n", r.Set, r.Target)
+			fmt.Fprintf(e.stdout, "set %q -> %s: unchanged%s\n", r.Set, r.Target, digestNote(r.Digest))
 		case "published":
 			a, rm, ch := r.Plan.Count()
-			fmt.Fprintf(e.stdout, "set %q -> %s: published (%d added, %d removed, %d changed)\n", r.Set, r.Target, a, rm, ch)
+			fmt.Fprintf(e.stdout, "set %q -> %s: published (%d added, %d removed, %d changed)%s\n", r.Set, r.Target, a, rm, ch, digestNote(r.Digest))
 		default:
 			fmt.Fprintf(e.stdout, "set %q -> %s: STALE: %s\n", r.Set, r.Target, r.Error)
 		}
 	}
 	return nil
+}
+
+// digestNote names an image's digest after a result line.
+func digestNote(d string) string {
+	if d == "" {
+		return ""
+	}
+	return ", digest " + d
 }

@@ -24,6 +24,18 @@ func statusCommand(e env) *cli.Command {
 			for i := range g.cfg.Sets {
 				set := &g.cfg.Sets[i]
 				for _, tc := range set.Targets {
+					if isImageTarget(tc.URL) {
+						it, err := imageTarget(tc)
+						if err == nil {
+							var tl *publish.Timeline
+							if tl, err = publish.ReadImageTimeline(c.Context, it, set, now); err == nil {
+								tls = append(tls, tl)
+								continue
+							}
+						}
+						stale = append(stale, staleTarget{set: set.Name, target: tc.URL, err: err})
+						continue
+					}
 					t, err := openTarget(c.Context, mux, tc, false)
 					if err == nil {
 						var tl *publish.Timeline

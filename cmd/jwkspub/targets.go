@@ -124,6 +124,23 @@ func planAll(c context.Context, g *globals, e env, against string, now time.Time
 			continue
 		}
 		for _, tc := range set.Targets {
+			if isImageTarget(tc.URL) {
+				var p *publish.Plan
+				it, err := imageTarget(tc)
+				if err == nil {
+					if p, err = publish.PlanImage(c, it, opts); err == nil {
+						out.plans = append(out.plans, p)
+						continue
+					}
+				}
+				if c.Err() != nil {
+					out.close()
+					return nil, c.Err()
+				}
+				g.logger.Error("target failed", "set", set.Name, "target", tc.URL, "err", err)
+				out.stale = append(out.stale, staleTarget{set: set.Name, target: tc.URL, err: err})
+				continue
+			}
 			t, err := openTarget(c, mux, tc, write)
 			if err == nil {
 				if t.Bucket != nil {

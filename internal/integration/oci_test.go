@@ -3,16 +3,24 @@
 package integration
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -267,6 +275,280 @@ func TestOCIPushRefused(t *testing.T) {
 			}
 			if got := tagDigest(t, direct); got != d1.String() {
 				t.Fatalf("after a refused push the tag names %s, want the earlier %s", got, d1)
+			}
+		})
+	}
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// jwkspubBinary builds the command once for the tests that run it as users do.
+func jwkspubBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "jwkspub-bin-*")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "jwkspub")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/jwkspub/jwkspub/cmd/jwkspub").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// cliRun runs jwkspub in dir and returns stdout, stderr and the exit code.
+func cliRun(t *testing.T, dir string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(jwkspubBinary(t), args...)
+	cmd.Dir = dir
+	// An empty Docker config: the keychain finds no credentials and stays anonymous.
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(dir, "docker"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+type publishOut struct {
+	Results []struct {
+		Outcome string `json:"outcome"`
+		Digest  string `json:"digest"`
+		Error   string `json:"error"`
+	} `json:"results"`
+}
+
+// publishJSON runs publish --format json and returns its one result.
+func publishJSON(t *testing.T, dir string, wantCode int) (outcome, digest, stderr string) {
+	t.Helper()
+	stdout, stderr, code := cliRun(t, dir, "publish", "--format", "json")
+	if code != wantCode {
+		t.Fatalf("publish exited %d, want %d\nstdout:\n%s\nstderr:\n%s", code, wantCode, stdout, stderr)
+	}
+	if wantCode == 3 {
+		return "", "", stderr
+	}
+	var out publishOut
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil || len(out.Results) != 1 {
+		t.Fatalf("publish --format json printed %q (%v)", stdout, err)
+	}
+	return out.Results[0].Outcome, out.Results[0].Digest, stderr
+}
+
+// layerWithTimes reads the top layer of the image at ref: each regular file's bytes and time.
+func layerWithTimes(t *testing.T, ref string) (map[string][]byte, map[string]time.Time) {
+	t.Helper()
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := layers[len(layers)-1].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	data, times := map[string][]byte{}, map[string]time.Time{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return data, times
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			b, _ := io.ReadAll(tr)
+			data[h.Name], times[h.Name] = b, h.ModTime
+		}
+	}
+}
+
+// writeConfig writes the set's configuration with the given key files as its sources.
+func writeConfig(t *testing.T, dir, target string, keys ...string) {
+	t.Helper()
+	var srcs []string
+	for _, k := range keys {
+		srcs = append(srcs, "file:"+filepath.Join(keysDir(t), k))
+	}
+	cfg := fmt.Sprintf(`sets:
+  - name: prod
+    issuer: https://auth.example.com
+    sources: [%s]
+    output: {cache_control: "public, max-age=300"}
+    rotation: {max_token_lifetime: 1h, cdn_ttl: 0s, max_removed: 1}
+    targets: [%q]
+`, strings.Join(srcs, ", "), target)
+	if err := os.WriteFile(filepath.Join(dir, "jwkspub.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func keysDir(t *testing.T) string {
+	t.Helper()
+	d, err := filepath.Abs("../../examples/keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestOCIPublish is the oci:// target end to end, through the command, against the real
+// registry behind a proxy that counts (and, at the end, refuses) writes: a first publication,
+// its layer compared byte for byte with `render --dir`; an unchanged publication that pushes
+// nothing; a rotation that pushes a new digest; a guard refusal and registry refusals that
+// push nothing and leave the tag where it was.
+func TestOCIPublish(t *testing.T) {
+	reg := ociRegistry(t)
+	baseRef := pushBase(t, reg, "publish")
+	proxy := newFaultProxy(t, reg)
+	var writes atomic.Int64
+	proxy.failWith(func(r *http.Request) int {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writes.Add(1)
+		}
+		return 0
+	})
+	repo := strings.TrimPrefix(ociRepo(t, reg), reg)
+	direct := reg + repo + ":prod"
+	target := "oci://" + proxy.host() + repo + ":prod?base=" + baseRef
+	dir := t.TempDir()
+	writeConfig(t, dir, target, "p256.pub.pem")
+
+	// First publication.
+	outcome, d1, _ := publishJSON(t, dir, 0)
+	if outcome != "published" || !strings.HasPrefix(d1, "sha256:") {
+		t.Fatalf("first publish: %s %s", outcome, d1)
+	}
+	if got := tagDigest(t, direct); got != d1 {
+		t.Fatalf("the tag names %s, publish printed %s", got, d1)
+	}
+	if writes.Load() == 0 {
+		t.Fatal("the proxy counted no writes for a first publication: the target does not go through it")
+	}
+	stdout, _, code := cliRun(t, dir, "publish")
+	if code != 0 || !strings.Contains(stdout, "unchanged, digest "+d1) {
+		t.Fatalf("text output %q (exit %d) does not name the digest", stdout, code)
+	}
+
+	// The layer holds exactly what render writes (and the state), byte for byte, with the
+	// same content-derived times.
+	if _, stderr, code := cliRun(t, dir, "render", "--dir", "ctx"); code != 0 {
+		t.Fatalf("render: %d %s", code, stderr)
+	}
+	data, times := layerWithTimes(t, direct)
+	rendered := 0
+	err := filepath.WalkDir(filepath.Join(dir, "ctx"), func(p string, de fs.DirEntry, err error) error {
+		if err != nil || de.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(filepath.Join(dir, "ctx"), p)
+		if rel == "Dockerfile" {
+			return nil
+		}
+		rendered++
+		want, _ := os.ReadFile(p)
+		fi, _ := de.Info()
+		name := "srv/jwkspub/" + filepath.ToSlash(rel)
+		if got, ok := data[name]; !ok || !bytes.Equal(got, want) {
+			t.Errorf("%s differs from render's %s (in the image: %v)", name, rel, ok)
+		}
+		if !times[name].Equal(fi.ModTime()) {
+			t.Errorf("%s: time %s in the image, %s from render", name, times[name], fi.ModTime())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, ok := data["srv/jwkspub/html/.well-known/jwks.json.state.json"]
+	if !ok || len(data) != rendered+1 {
+		t.Fatalf("the layer has %d files; want render's %d and the state", len(data), rendered)
+	}
+	if _, err := publish.ParseState(state); err != nil {
+		t.Fatalf("state in the image: %v", err)
+	}
+
+	// Unchanged: nothing is pushed and the digest stays.
+	before := writes.Load()
+	if outcome, d, _ := publishJSON(t, dir, 0); outcome != "unchanged" || d != d1 {
+		t.Fatalf("unchanged publish: %s %s, want unchanged %s", outcome, d, d1)
+	}
+	if n := writes.Load() - before; n != 0 {
+		t.Fatalf("an unchanged publish sent %d write requests to the registry", n)
+	}
+
+	// A rotation (a new key beside the old one) pushes a new digest.
+	writeConfig(t, dir, target, "p256.pub.pem", "ed25519.pub.pem")
+	outcome, d2, _ := publishJSON(t, dir, 0)
+	if outcome != "published" || d2 == d1 || tagDigest(t, direct) != d2 {
+		t.Fatalf("rotation: %s %s (first %s, tag %s)", outcome, d2, d1, tagDigest(t, direct))
+	}
+
+	// The guard refuses removing the old key an instant after its successor appeared: exit 3,
+	// nothing pushed, the tag unchanged.
+	writeConfig(t, dir, target, "ed25519.pub.pem")
+	before = writes.Load()
+	if _, _, stderr := publishJSON(t, dir, 3); !strings.Contains(stderr, "removal") {
+		t.Fatalf("guard refusal does not say why: %s", stderr)
+	}
+	if n := writes.Load() - before; n != 0 || tagDigest(t, direct) != d2 {
+		t.Fatalf("a refused publish sent %d writes; tag %s, want %s", n, tagDigest(t, direct), d2)
+	}
+
+	// The registry refuses the push: a clear error, exit 1, the tag where it was.
+	writeConfig(t, dir, target, "p256.pub.pem", "ed25519.pub.pem", "rsa-3072.pub.pem")
+	for _, tc := range []struct {
+		name string
+		code int
+		want string
+	}{
+		{"500", http.StatusInternalServerError, "HTTP 500, the registry failed"},
+		{"401", http.StatusUnauthorized, "HTTP 401, not authenticated (fix: docker login " + proxy.host()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy.failWith(func(r *http.Request) int {
+				if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
+					return tc.code
+				}
+				return 0
+			})
+			stdout, stderr, code := cliRun(t, dir, "publish")
+			if code != 1 {
+				t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout, stderr)
+			}
+			t.Logf("refused push:\n%s%s", stdout, stderr)
+			for _, w := range []string{"STALE", tc.want, "the tag was left as it was"} {
+				if !strings.Contains(stdout+stderr, w) {
+					t.Errorf("output does not contain %q:\n%s\n%s", w, stdout, stderr)
+				}
+			}
+			if got := tagDigest(t, direct); got != d2 {
+				t.Fatalf("after a refused push the tag names %s, want %s", got, d2)
 			}
 		})
 	}
