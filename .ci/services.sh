@@ -77,6 +77,40 @@ start_vault() {
 	} >> "$ENVFILE"
 }
 
+# apt_install PKG...: installs the Debian packages that are missing (with sudo when not root).
+apt_install() {
+	local missing=() p sudo=
+	for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	log "apt-get install ${missing[*]}"
+	$sudo apt-get install -y -q "${missing[@]}" >/dev/null ||
+		{ $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q "${missing[@]}" >/dev/null; }
+}
+
+# nginx and the real verifiers (node jose, PyJWT, Go jwx from go.mod). The nginx tests start
+# their own nginx for each rendered context, so this section only installs. PyJWT runs under
+# /usr/bin/python3: the first python3 on PATH may be another interpreter without Debian's
+# packages. The Debian package may start a system nginx on port 80; the tests never use it.
+JOSE_VERSION=6.2.18
+nginx_verifiers() {
+	apt_install nginx python3-jwt python3-cryptography wrk
+	local node_dir=$CACHE/jose # its own directory: other sections keep their npm trees
+	if ! grep -qs "\"version\": \"$JOSE_VERSION\"" "$node_dir/node_modules/jose/package.json"; then
+		log "npm install jose@$JOSE_VERSION into $node_dir"
+		mkdir -p "$node_dir"
+		(cd "$node_dir" && npm install --no-audit --no-fund --silent --prefix "$node_dir" "jose@$JOSE_VERSION" >/dev/null)
+	fi
+	local nginx_bin
+	nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+	{
+		echo "export JWKSPUB_NGINX=$nginx_bin"
+		echo "export JWKSPUB_PYTHON=/usr/bin/python3"
+		echo "export JWKSPUB_NODE_MODULES=$node_dir/node_modules"
+		echo "export JWKSPUB_WRK=$(command -v wrk)"
+	} >> "$ENVFILE"
+}
+
 start() {
 	: > "$ENVFILE"
 	# Each service section appends export lines to $ENVFILE. Sections are added by the
@@ -84,6 +118,7 @@ start() {
 	echo "export JWKSPUB_IT=1" >> "$ENVFILE"
 	start_registry
 	start_vault
+	nginx_verifiers
 }
 
 stop() {
