@@ -9,7 +9,7 @@ LDFLAGS = -X main.version=$(shell git describe --tags --always --dirty 2>/dev/nu
           -X main.commit=$(shell git rev-parse --short HEAD 2>/dev/null || echo none) \
           -X main.date=$(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 
-.PHONY: all build test check unit fuzz integration lint bench clean
+.PHONY: all build test check unit fuzz integration lint staticcheck vulncheck actionlint release-check bench clean
 
 all: build
 
@@ -39,10 +39,32 @@ integration:
 	.ci/services.sh start
 	. $(CACHE)/services.env && $(GO) test -race -count=1 -tags integration ./internal/integration/...
 
-## lint: the static checks CI runs (staticcheck and govulncheck are fetched at pinned versions).
-lint: check
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
-	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4 ./...
+# Linters run from the Go module proxy at pinned versions, so CI and a laptop run the same ones.
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOVULNCHECK = golang.org/x/vuln/cmd/govulncheck@v1.9.0
+ACTIONLINT  = github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+# Release targets (as in .goreleaser.yaml): static binaries, GOOS/GOARCH.
+RELEASE_TARGETS = linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+
+## lint: the static checks CI runs.
+lint: check staticcheck vulncheck actionlint
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+
+vulncheck:
+	$(GO) run $(GOVULNCHECK) ./...
+
+## actionlint: every workflow; action.yml is checked through the workflows that `uses: ./` it.
+actionlint:
+	$(GO) run $(ACTIONLINT) -no-color
+
+## release-check: every release target builds as a static binary (what GoReleaser builds).
+release-check:
+	@set -e; d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; for t in $(RELEASE_TARGETS); do \
+		echo "build $$t"; \
+		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o "$$d/jwkspub-$${t%/*}-$${t#*/}" ./cmd/jwkspub; \
+	done
 
 ## bench: benchmarks; figures go into BENCHMARKS.md with the machine and date.
 bench:
