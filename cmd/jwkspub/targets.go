@@ -37,6 +37,9 @@ func openTarget(ctx context.Context, mux *blob.URLMux, tc publish.TargetConfig, 
 	if err != nil {
 		return nil, err
 	}
+	if !mux.ValidBucketScheme(loc.Scheme) {
+		return nil, fmt.Errorf("target %s: this jwkspub cannot write %s:// targets yet (it writes %s)", tc.URL, loc.Scheme, strings.Join(mux.BucketSchemes(), ", "))
+	}
 	b, err := mux.OpenBucket(ctx, loc.BucketURL)
 	if err != nil && !write && loc.Scheme == "file" {
 		if u, perr := url.Parse(loc.BucketURL); perr == nil {
