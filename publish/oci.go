@@ -379,6 +379,14 @@ func ReadLiveImage(ctx context.Context, loc ImageLocation, opts ...remote.Option
 	return live, nil
 }
 
+// setLabel is the set the live image serves, by its label; "" when absent.
+func (l *LiveImage) setLabel() string {
+	if l == nil {
+		return ""
+	}
+	return l.Labels[LabelSet]
+}
+
 // isNotFound reports whether a registry answered that the tag or repository does not exist.
 func isNotFound(err error) bool {
 	var te *transport.Error
@@ -582,6 +590,9 @@ func PlanImage(ctx context.Context, it *ImageTarget, o PlanOptions) (*Plan, erro
 		return nil, fmt.Errorf("set %q: %w", o.Set.Name, err)
 	}
 	defer t.Bucket.Close()
+	if other := live.setLabel(); other != "" && other != o.Set.Name {
+		return nil, fmt.Errorf("set %q: target %s: the image at %s serves set %q; publishing would replace its keys (fix: give each set its own tag)", o.Set.Name, it.Raw, it.Tag, other)
+	}
 	p, err := PlanTarget(ctx, t, o)
 	if err != nil {
 		return nil, err

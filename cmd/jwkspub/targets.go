@@ -94,10 +94,17 @@ func planAll(c context.Context, g *globals, e env, against string, now time.Time
 	for _, set := range g.cfg.Sets {
 		for _, tc := range set.Targets {
 			// Two sets at one target would overwrite each other's document and state.
-			if other, ok := seen[tc.URL]; ok && against == "" {
+			key := tc.URL
+			if isImageTarget(tc.URL) {
+				// One tag is one target, whatever base or platform each URL names.
+				if loc, err := publish.ParseImageTarget(tc.URL); err == nil {
+					key = loc.Tag.Name()
+				}
+			}
+			if other, ok := seen[key]; ok && against == "" {
 				return nil, usagef("sets %q and %q both publish to %s: give each set its own target", other, set.Name, tc.URL)
 			}
-			seen[tc.URL] = set.Name
+			seen[key] = set.Name
 		}
 	}
 	for i := range g.cfg.Sets {

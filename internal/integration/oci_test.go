@@ -493,6 +493,15 @@ func TestOCIPublish(t *testing.T) {
 		t.Fatalf("state in the image: %v", err)
 	}
 
+	// Another set's configuration pointed at this tag is refused before anything is pushed.
+	other := t.TempDir()
+	writeConfig(t, other, target, "p256.pub.pem")
+	cfg, _ := os.ReadFile(filepath.Join(other, "jwkspub.yaml"))
+	_ = os.WriteFile(filepath.Join(other, "jwkspub.yaml"), bytes.Replace(cfg, []byte("name: prod"), []byte("name: staging"), 1), 0o644)
+	if _, stderr, code := cliRun(t, other, "publish"); code != 1 || !strings.Contains(stderr, `serves set "prod"`) {
+		t.Fatalf("publishing set staging over set prod's tag: exit %d\n%s", code, stderr)
+	}
+
 	// Unchanged: nothing is pushed and the digest stays.
 	before := writes.Load()
 	if outcome, d, _ := publishJSON(t, dir, 0); outcome != "unchanged" || d != d1 {
