@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -274,6 +275,95 @@ func TestVaultAuthJWTAndGitHubActions(t *testing.T) {
 		tok := newJWTIssuer(t).sign(t, "jwkspub-vault", map[string]any{"repository": "jwkspub/jwkspub"})
 		_, err := f.read(t, &sources.VaultLogin{Method: sources.AuthJWT, Mount: mount, Role: "publisher", JWT: tok}, tok)
 		if !errors.Is(err, sources.ErrVaultLogin) {
+			t.Fatalf("error = %v", err)
+		}
+		t.Logf("message: %v", err)
+	})
+}
+
+// TestVaultAuthKubernetes configures auth/kubernetes the way Vault's documentation allows
+// outside a cluster: the service-account JWTs come from the test's own issuer (its public key
+// in pem_keys, its name in issuer), and kubernetes_host points at a stand-in for the API
+// server's TokenReview endpoint, which Vault calls to confirm the token. There is no
+// Kubernetes cluster on this machine; that endpoint is the only part of it Vault talks to.
+func TestVaultAuthKubernetes(t *testing.T) {
+	f := newAuthFixture(t)
+	e := f.e
+	iss := newJWTIssuer(t)
+	const issuer = "https://kubernetes.default.svc.cluster.local"
+	saToken := func(t *testing.T, name string) string {
+		t.Helper()
+		tok, err := jwt.NewBuilder().Issuer(issuer).Subject("system:serviceaccount:ci:"+name).Audience([]string{"vault"}).
+			IssuedAt(time.Now()).Expiration(time.Now().Add(10*time.Minute)).
+			Claim("kubernetes.io", map[string]any{"namespace": "ci", "serviceaccount": map[string]any{"name": name, "uid": "uid-" + name}}).Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := jwt.Sign(tok, jwt.WithKey(jwa.ES256, iss.key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	var reviewed atomic.Int64
+	reviewer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/apis/authentication.k8s.io/v1/tokenreviews" || r.Header.Get("Authorization") != "Bearer reviewer-jwt" {
+			http.Error(w, "unexpected request "+r.Method+" "+r.URL.Path, http.StatusNotFound)
+			return
+		}
+		var req struct {
+			Spec struct {
+				Token     string   `json:"token"`
+				Audiences []string `json:"audiences"`
+			} `json:"spec"`
+		}
+		json.NewDecoder(r.Body).Decode(&req)
+		reviewed.Add(1)
+		parsed, err := jwt.Parse([]byte(req.Spec.Token), jwt.WithKey(jwa.ES256, &iss.key.PublicKey))
+		status := map[string]any{"authenticated": false, "error": "invalid token"}
+		if err == nil {
+			name := strings.TrimPrefix(parsed.Subject(), "system:serviceaccount:ci:")
+			status = map[string]any{"authenticated": true, "audiences": req.Spec.Audiences,
+				"user": map[string]any{"username": parsed.Subject(), "uid": "uid-" + name}}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "status": status})
+	}))
+	t.Cleanup(reviewer.Close)
+
+	mount := e.enableAuth(t, "kubernetes")
+	e.write(t, "auth/"+mount+"/config", map[string]any{
+		"kubernetes_host": reviewer.URL, "token_reviewer_jwt": "reviewer-jwt", "disable_local_ca_jwt": true,
+		"issuer": issuer, "pem_keys": []string{pemOf(t, &iss.key.PublicKey)},
+	})
+	e.write(t, "auth/"+mount+"/role/publisher", map[string]any{
+		"bound_service_account_names": "jwkspub", "bound_service_account_namespaces": "ci", "token_policies": f.allowPol, "audience": "vault",
+	})
+	login := func(role, tok string) *sources.VaultLogin {
+		return &sources.VaultLogin{Method: sources.AuthKubernetes, Mount: mount, Role: role, JWT: tok}
+	}
+
+	t.Run("service account bound to the role", func(t *testing.T) {
+		tok := saToken(t, "jwkspub")
+		keys, err := f.read(t, login("publisher", tok), tok)
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("%d keys, %v", len(keys), err)
+		}
+		if reviewed.Load() == 0 {
+			t.Error("Vault never asked the TokenReview endpoint")
+		}
+	})
+	t.Run("another service account", func(t *testing.T) {
+		tok := saToken(t, "intruder")
+		_, err := f.read(t, login("publisher", tok), tok)
+		if !errors.Is(err, sources.ErrVaultLogin) || !strings.Contains(err.Error(), "service account name not authorized") {
+			t.Fatalf("error = %v", err)
+		}
+	})
+	t.Run("no such role", func(t *testing.T) {
+		tok := saToken(t, "jwkspub")
+		_, err := f.read(t, login("nope", tok), tok)
+		if !errors.Is(err, sources.ErrVaultLogin) || !strings.Contains(err.Error(), "auth/"+mount+"/login") {
 			t.Fatalf("error = %v", err)
 		}
 		t.Logf("message: %v", err)
