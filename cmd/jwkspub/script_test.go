@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strconv"
@@ -40,7 +43,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
-		Cmds:                map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "mode": cmdMode, "nosecret": cmdNoSecret, "expandenv": cmdExpandEnv},
+		Cmds:                map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "mode": cmdMode, "nosecret": cmdNoSecret, "expandenv": cmdExpandEnv, "servejwks": cmdServeJWKS},
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("HOME", e.WorkDir)
 			return nil
@@ -80,4 +83,30 @@ func cmdExpandEnv(ts *testscript.TestScript, neg bool, args []string) {
 	data := ts.ReadFile(args[0])
 	out := os.Expand(data, ts.Getenv)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(out), 0o644))
+}
+
+// cmdServeJWKS serves a file of the script's work directory over TLS on loopback, for
+// diff --against: "servejwks served.json" sets $JWKS_URL, and $SSL_CERT_FILE to the server's
+// certificate so the jwkspub subprocess trusts it. The file is read per request, so the
+// script can change what is served.
+func cmdServeJWKS(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: servejwks FILE")
+	}
+	file := ts.MkAbs(args[0])
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=900")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(data)
+	}))
+	ts.Defer(srv.Close)
+	ca := ts.MkAbs("servejwks-ca.pem")
+	ts.Check(os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644))
+	ts.Setenv("SSL_CERT_FILE", ca)
+	ts.Setenv("JWKS_URL", srv.URL+"/.well-known/jwks.json")
 }
