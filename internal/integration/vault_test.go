@@ -36,7 +36,7 @@ type vaultEnv struct {
 	root *api.Client // root token: sets up mounts, keys and policies
 }
 
-func newVaultEnv(t *testing.T) *vaultEnv {
+func newVaultEnv(t testing.TB) *vaultEnv {
 	t.Helper()
 	addr, token := os.Getenv("JWKSPUB_IT_VAULT_ADDR"), os.Getenv("JWKSPUB_IT_VAULT_TOKEN")
 	if addr == "" || token == "" {
@@ -46,7 +46,7 @@ func newVaultEnv(t *testing.T) *vaultEnv {
 }
 
 // vaultClient is a client as the CLI builds it: no retries of its own (sources.Vault retries).
-func vaultClient(t *testing.T, addr, token string) *api.Client {
+func vaultClient(t testing.TB, addr, token string) *api.Client {
 	t.Helper()
 	c, err := api.NewClient(&api.Config{Address: addr, MaxRetries: 0, Timeout: 30 * time.Second})
 	if err != nil {
