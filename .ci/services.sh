@@ -50,7 +50,11 @@ start_registry() {
 		# /v2/ answers 200 once the registry serves the API (no auth configured).
 		wait_http "http://$addr/v2/" 30
 	fi
-	echo "export JWKSPUB_IT_REGISTRY=$addr" >> "$ENVFILE"
+	# The binary too: the credential tests start their own registry with htpasswd auth.
+	{
+		echo "export JWKSPUB_IT_REGISTRY=$addr"
+		echo "export JWKSPUB_IT_REGISTRY_BIN=$(command -v docker-registry)"
+	} >> "$ENVFILE"
 }
 
 # alive PIDFILE: the process recorded in PIDFILE is running.

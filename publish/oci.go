@@ -358,7 +358,7 @@ func ReadLiveImage(ctx context.Context, loc ImageLocation, opts ...remote.Option
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("target %s: reading the image at %s: %w", loc.Raw, loc.Tag, err)
+		return nil, fmt.Errorf("target %s: reading the image at %s%s: %w", loc.Raw, loc.Tag, registryHint(err, loc), err)
 	}
 	live := &LiveImage{}
 	if live.Digest, err = img.Digest(); err != nil {
@@ -415,7 +415,7 @@ func registryHint(err error, loc ImageLocation) string {
 	case code == http.StatusUnauthorized:
 		return fmt.Sprintf(": HTTP 401, not authenticated (fix: docker login %s, or configure a credential helper; jwkspub reads the Docker config and the standard keychains)", loc.Tag.RegistryStr())
 	case code == http.StatusForbidden:
-		return fmt.Sprintf(": HTTP 403, these credentials may not push to %s (fix: grant push access to the repository)", loc.Tag.RepositoryStr())
+		return fmt.Sprintf(": HTTP 403, these credentials may not use %s (fix: grant pull and push access to the repository)", loc.Tag.RepositoryStr())
 	case code >= 500:
 		return fmt.Sprintf(": HTTP %d, the registry failed (retried; fix: try again later)", code)
 	default:

@@ -7,11 +7,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -25,9 +27,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/jwkspub/jwkspub/internal/ocitest"
 	"github.com/jwkspub/jwkspub/publish"
@@ -560,5 +564,121 @@ func TestOCIPublish(t *testing.T) {
 				t.Fatalf("after a refused push the tag names %s, want %s", got, d2)
 			}
 		})
+	}
+}
+
+// startAuthRegistry starts a registry of its own that requires a password (htpasswd, as a
+// private registry would), on a free loopback port, and returns its address.
+func startAuthRegistry(t *testing.T, user, password string) string {
+	t.Helper()
+	bin := os.Getenv("JWKSPUB_IT_REGISTRY_BIN")
+	if bin == "" {
+		t.Fatal("JWKSPUB_IT_REGISTRY_BIN is not set: run the suite with make integration (.ci/services.sh start installs docker-registry)")
+	}
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "htpasswd"), []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := fmt.Sprintf(`version: 0.1
+log: {level: error}
+storage:
+  filesystem: {rootdirectory: %s}
+http:
+  addr: %s
+auth:
+  htpasswd: {realm: jwkspub-it, path: %s}
+`, filepath.Join(dir, "data"), addr, filepath.Join(dir, "htpasswd"))
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", filepath.Join(dir, "config.yml"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logf.Close()
+	})
+	// Ready when /v2/ asks for credentials.
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusUnauthorized {
+				return addr
+			}
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
+			t.Fatalf("registry with auth not ready on %s: %v\n%s", addr, err, log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestOCICredentials publishes to a registry that requires a password: without credentials it
+// fails with a fix and pushes nothing; with them in the Docker config (as docker login writes
+// them) it publishes, and the password appears in no output. The base comes from the other,
+// anonymous registry, so layers are copied across registries.
+func TestOCICredentials(t *testing.T) {
+	reg := ociRegistry(t)
+	const user, password = "jwkspub", "it-s3cret-pw"
+	authReg := startAuthRegistry(t, user, password)
+	baseRef := pushBase(t, reg, "credentials")
+	dir := t.TempDir()
+	target := "oci://" + authReg + "/keys/prod:v1?base=" + baseRef
+	writeConfig(t, dir, target, "p256.pub.pem")
+
+	start := time.Now()
+	stdout, stderr, code := cliRun(t, dir, "publish")
+	t.Logf("refused in %s:\n%s%s", time.Since(start), stdout, stderr)
+	if code != 1 || !strings.Contains(stdout+stderr, "HTTP 401, not authenticated (fix: docker login "+authReg) {
+		t.Fatalf("without credentials: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+
+	if err := os.MkdirAll(filepath.Join(dir, "docker"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+	conf := fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, authReg, auth)
+	if err := os.WriteFile(filepath.Join(dir, "docker", "config.json"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code = cliRun(t, dir, "publish", "--log-level", "debug", "--format", "json")
+	if code != 0 || !strings.Contains(stdout, `"outcome": "published"`) {
+		t.Fatalf("with credentials: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, secret := range []string{password, auth} {
+		if strings.Contains(stdout+stderr, secret) {
+			t.Fatalf("the output contains the credentials:\n%s\n%s", stdout, stderr)
+		}
+	}
+	// The tag is there, read with the same credentials.
+	tag, err := name.NewTag(authReg + "/keys/prod:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(tag, remote.WithAuth(&authn.Basic{Username: user, Password: password}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout, desc.Digest.String()) {
+		t.Fatalf("the tag names %s, publish printed:\n%s", desc.Digest, stdout)
 	}
 }
