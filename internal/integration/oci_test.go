@@ -459,6 +459,12 @@ func TestOCIPublish(t *testing.T) {
 		t.Fatalf("text output %q (exit %d) does not name the digest", stdout, code)
 	}
 
+	// status reads the state from the image.
+	stdout, stderr, code := cliRun(t, dir, "status")
+	if code != 0 || !strings.Contains(stdout, "first published") || !strings.Contains(stdout, "file:"+filepath.Join(keysDir(t), "p256.pub.pem")) {
+		t.Fatalf("status: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+
 	// The layer holds exactly what render writes (and the state), byte for byte, with the
 	// same content-derived times.
 	if _, stderr, code := cliRun(t, dir, "render", "--dir", "ctx"); code != 0 {
