@@ -19,7 +19,7 @@ import (
 
 // edKeys returns Ed25519 public keys made from the given seeds: with thumbprint kids every
 // such key encodes to the same length, which is what a same-size rotation needs.
-func edKeys(t *testing.T, seeds ...byte) *Set {
+func edKeys(t testing.TB, seeds ...byte) *Set {
 	t.Helper()
 	var keys []sources.Key
 	for _, s := range seeds {

@@ -17,7 +17,7 @@ import (
 	"github.com/jwkspub/jwkspub/templates"
 )
 
-func testBase(t *testing.T, docker bool) v1.Image {
+func testBase(t testing.TB, docker bool) v1.Image {
 	t.Helper()
 	img, err := ocitest.Base("base 1", docker)
 	if err != nil {
@@ -332,5 +332,27 @@ func TestParseImageTarget(t *testing.T) {
 				t.Fatalf("got tag %s base %s platform %s", loc.Tag.Name(), loc.Base.Name(), loc.Platform.String())
 			}
 		})
+	}
+}
+
+// BenchmarkBuildImage is the local part of every oci:// plan: render, build the layer and the
+// config, and compute the digest publish compares with the tag's.
+func BenchmarkBuildImage(b *testing.B) {
+	set := &SetConfig{Name: "prod", Issuer: "https://auth.example.com"}
+	keys := edKeys(b, 1, 2)
+	base := testBase(b, false)
+	b.ResetTimer()
+	for b.Loop() {
+		files, err := RenderContext(ContextOptions{Set: set, Keys: keys, Params: templates.Defaults(), State: []byte("{}")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		img, err := BuildImage(ImageOptions{Base: base, BaseName: "base", Files: files})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := img.Digest(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
