@@ -58,8 +58,14 @@ func isLoopback(host string) bool {
 // URL must pass CheckFetchURL, and so must every redirect; the status must be 200 and the body
 // at most MaxDocumentSize bytes.
 func Fetch(ctx context.Context, client *http.Client, rawURL string) ([]byte, error) {
+	body, _, err := fetch(ctx, client, rawURL)
+	return body, err
+}
+
+// fetch is Fetch, also returning the response headers (drift checks compare them).
+func fetch(ctx context.Context, client *http.Client, rawURL string) ([]byte, http.Header, error) {
 	if err := CheckFetchURL(rawURL); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if client == nil {
 		client = http.DefaultClient
@@ -82,25 +88,25 @@ func Fetch(ctx context.Context, client *http.Client, rawURL string) ([]byte, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", rawURL, err)
+		return nil, nil, fmt.Errorf("fetching %s: %w", rawURL, err)
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", rawURL, err)
+		return nil, nil, fmt.Errorf("fetching %s: %w", rawURL, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching %s: status %s", rawURL, resp.Status)
+		return nil, nil, fmt.Errorf("fetching %s: status %s", rawURL, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxDocumentSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s: reading body: %w", rawURL, err)
+		return nil, nil, fmt.Errorf("fetching %s: reading body: %w", rawURL, err)
 	}
 	if len(body) > MaxDocumentSize {
-		return nil, fmt.Errorf("fetching %s: document larger than %d bytes", rawURL, MaxDocumentSize)
+		return nil, nil, fmt.Errorf("fetching %s: document larger than %d bytes", rawURL, MaxDocumentSize)
 	}
-	return body, nil
+	return body, resp.Header, nil
 }
 
 // VerifyOptions configure Verify.

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -21,8 +22,10 @@ func verifyCommand(e env) *cli.Command {
 		Description: "Reads the document from --file or --url (https, or http on loopback only) and applies\n" +
 			"the policy of the configured set (or the default policy without a config file), reporting\n" +
 			"every violation at once (exit 3). With --token or --token-file it also verifies a JWT\n" +
-			"against the document: kid in the set, the key's alg, signature, exp and nbf (exit 3 if not).",
-		Flags: []cli.Flag{
+			"against the document: kid in the set, the key's alg, signature, exp and nbf (exit 3 if not).\n" +
+			"With --expect it reads the set's sources and requires the URL to serve exactly what publish\n" +
+			"would write (bytes, Cache-Control, Content-Type), polling for up to --wait: exit 2 on drift.",
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "file", Usage: "JWKS `FILE` to check", EnvVars: []string{"JWKSPUB_FILE"}},
 			&cli.StringFlag{Name: "url", Usage: "JWKS `URL` to fetch and check (https)", EnvVars: []string{"JWKSPUB_URL"}},
 			&cli.StringFlag{Name: "token", Usage: "a compact JWT to verify against the document (prefer --token-file or JWKSPUB_TOKEN: arguments are visible to other users)", EnvVars: []string{"JWKSPUB_TOKEN"}},
@@ -34,7 +37,11 @@ func verifyCommand(e env) *cli.Command {
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "output on stdout: text or json", EnvVars: []string{"JWKSPUB_FORMAT"}},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "logs on stderr: text or json", EnvVars: []string{"JWKSPUB_LOG_FORMAT"}},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"JWKSPUB_LOG_LEVEL"}},
-		},
+			&cli.BoolFlag{Name: "expect", Usage: "with --url: also require the served bytes, Cache-Control and Content-Type to be what the set's sources give now (drift: exit 2)", EnvVars: []string{"JWKSPUB_EXPECT"}},
+			&cli.DurationFlag{Name: "wait", Usage: "with --expect: keep checking for up to `DURATION` until the URL (a CDN) serves it", EnvVars: []string{"JWKSPUB_WAIT"}},
+			&cli.DurationFlag{Name: "interval", Value: 10 * time.Second, Usage: "with --wait: pause between checks", EnvVars: []string{"JWKSPUB_INTERVAL"}},
+			&cli.BoolFlag{Name: "derive-public", Usage: "with --expect: accept private key input in the sources and use only its public half", EnvVars: []string{"JWKSPUB_DERIVE_PUBLIC"}},
+		}, vaultFlags()...),
 		Action: func(c *cli.Context) error { return runVerify(c, e) },
 	}
 }
@@ -77,12 +84,42 @@ func runVerify(c *cli.Context, e env) error {
 		doc    []byte
 		origin sources.Origin
 	)
-	if file != "" {
+	if !c.Bool("expect") && c.IsSet("wait") {
+		return usagef("--wait polls for --expect; give --expect too")
+	}
+	if c.Bool("expect") {
+		if rawURL == "" {
+			return usagef("--expect compares what a URL serves; give --url")
+		}
+		if setName == "" {
+			return usagef("--expect needs the set's sources: give --config (and --set)")
+		}
+		d, served, err := expectDrift(c, e, rawURL, logger)
+		if err != nil {
+			return err
+		}
+		if d.Drifted() {
+			if format == "json" {
+				if err := writeJSON(e.stdout, verifyReport{Source: rawURL, Set: setName, Drift: d}); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintln(e.stdout, d.String())
+			}
+			return &codeError{code: exitChanges, err: fmt.Errorf("set %q: %s", setName, d)}
+		}
+		fmt.Fprintln(e.stderr, d.String())
+		// What was served is exactly these bytes: check them rather than fetch again.
+		doc, origin = served, sources.Origin{Source: rawURL}
+	}
+	switch {
+	case doc != nil:
+	case file != "":
 		origin = sources.Origin{Source: "file:" + file}
 		if doc, err = os.ReadFile(file); err != nil {
 			return fmt.Errorf("reading %s: %w", file, err)
 		}
-	} else {
+	default:
 		origin = sources.Origin{Source: rawURL}
 		if doc, err = publish.Fetch(c.Context, &http.Client{Timeout: c.Duration("timeout")}, rawURL); err != nil {
 			return err
@@ -154,6 +191,35 @@ type verifyReport struct {
 	Violations []string             `json:"violations,omitempty"`
 	Token      *publish.TokenResult `json:"token,omitempty"`
 	TokenError string               `json:"token_error,omitempty"`
+	// Drift is set by --expect when the URL does not serve what the sources give.
+	Drift *publish.Drift `json:"drift,omitempty"`
+}
+
+// expectDrift builds the one chosen set from its sources, as publish would, and waits up to
+// --wait for rawURL to serve exactly that document.
+// It returns the drift and the expected document's bytes.
+func expectDrift(c *cli.Context, e env, rawURL string, logger *slog.Logger) (*publish.Drift, []byte, error) {
+	g, err := readGlobals(c, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	set := &g.cfg.Sets[0]
+	srcs, err := g.sourcesFor(set)
+	if err != nil {
+		return nil, nil, err
+	}
+	built, err := publish.Build(c.Context, publish.BuildOptions{Set: set, Sources: srcs, Now: time.Now(), Logger: g.logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	want, err := publish.ExpectedDocument(set, built)
+	if err != nil {
+		return nil, nil, err
+	}
+	client := &http.Client{Timeout: c.Duration("timeout")}
+	d := publish.WaitNoDrift(c.Context, client, rawURL, want, publish.WaitOptions{
+		Wait: c.Duration("wait"), Interval: c.Duration("interval"), Logger: logger})
+	return d, want.Body, nil
 }
 
 // verifyPolicy is the policy a document is checked against: the chosen set's when there is a
