@@ -521,8 +521,14 @@ func TestOCIPublish(t *testing.T) {
 		t.Fatalf("an unchanged publish sent %d write requests to the registry", n)
 	}
 
-	// A rotation (a new key beside the old one) pushes a new digest.
+	// A rotation (a new key beside the old one) pushes a new digest; diff shows it first and
+	// writes nothing.
 	writeConfig(t, dir, target, "p256.pub.pem", "ed25519.pub.pem")
+	before = writes.Load()
+	stdout, stderr, code = cliRun(t, dir, "diff", "--detailed-exitcode")
+	if code != 2 || !strings.Contains(stdout, "write image "+proxy.host()+repo+":prod") || writes.Load() != before {
+		t.Fatalf("diff before a rotation: exit %d, %d writes\n%s\n%s", code, writes.Load()-before, stdout, stderr)
+	}
 	outcome, d2, _ := publishJSON(t, dir, 0)
 	if outcome != "published" || d2 == d1 || tagDigest(t, direct) != d2 {
 		t.Fatalf("rotation: %s %s (first %s, tag %s)", outcome, d2, d1, tagDigest(t, direct))
@@ -686,5 +692,35 @@ func TestOCICredentials(t *testing.T) {
 	}
 	if !strings.Contains(stdout, desc.Digest.String()) {
 		t.Fatalf("the tag names %s, publish printed:\n%s", desc.Digest, stdout)
+	}
+}
+
+// TestOCIForeignImage refuses to publish over an image jwkspub did not build: its documents
+// cannot be read, so the guard could not protect the keys verifiers hold.
+func TestOCIForeignImage(t *testing.T) {
+	reg := ociRegistry(t)
+	baseRef := pushBase(t, reg, "foreign")
+	ref := ociRepo(t, reg) + ":prod"
+	// The tag holds some other image: here the base itself.
+	img, err := ocitest.Base("someone else's", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+	was := tagDigest(t, ref)
+	dir := t.TempDir()
+	writeConfig(t, dir, "oci://"+ref+"?base="+baseRef, "p256.pub.pem")
+	stdout, stderr, code := cliRun(t, dir, "publish")
+	if code != 1 || !strings.Contains(stdout+stderr, "so jwkspub did not build it (fix: publish to another tag") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if got := tagDigest(t, ref); got != was {
+		t.Fatalf("the tag moved from %s to %s", was, got)
 	}
 }
