@@ -64,6 +64,8 @@ func TestGuardRules(t *testing.T) {
 			guard: GuardOptions{AllowRemoval: []string{"k1"}}},
 		{name: "removing the newest key: no successor", keys: func(t *testing.T) *Set { return rotKeys(t, 1) }, now: removable.Add(1000 * time.Hour),
 			rules: []string{RuleNoSuccessor}},
+		{name: "removing the newest key, allowed by name", keys: func(t *testing.T) *Set { return rotKeys(t, 1) }, now: t0.Add(2 * time.Hour),
+			guard: GuardOptions{AllowRemoval: []string{"k2"}}},
 		{name: "replacing every key", keys: func(t *testing.T) *Set { return rotKeys(t, 3) }, now: removable.Add(1000 * time.Hour),
 			rules: []string{RuleNoSharedKey, RuleTooManyRemove, RuleNoSuccessor}},
 		{name: "replacing every key, max_removed 2", cfg: maxTwo, keys: func(t *testing.T) *Set { return rotKeys(t, 3) }, now: removable.Add(1000 * time.Hour),
@@ -81,6 +83,11 @@ func TestGuardRules(t *testing.T) {
 			s.Keys[1].Alg = "ES256" // what a misconfigured source alg would do
 			return s
 		}, now: t0.Add(2 * time.Hour), rules: []string{RuleAlgChanged}},
+		{name: "an alg change on a live kid, forced", keys: func(t *testing.T) *Set {
+			s := rotKeys(t, 1, 2)
+			s.Keys[1].Alg = "ES256"
+			return s
+		}, now: t0.Add(2 * time.Hour), guard: GuardOptions{Force: true}},
 		{name: "an empty set, even forced", keys: func(t *testing.T) *Set { return &Set{} }, now: t0.Add(2 * time.Hour),
 			guard: GuardOptions{Force: true}, rules: []string{RuleEmptySet}},
 	}

@@ -73,6 +73,9 @@ func SplitTarget(raw string) (Location, error) {
 	b := url.URL{Scheme: u.Scheme, RawQuery: u.RawQuery}
 	switch u.Scheme {
 	case "file":
+		if u.Query().Get("metadata") == "skip" {
+			return Location{}, fmt.Errorf("%q: metadata=skip is not supported: file targets keep Cache-Control, Content-Type and the body hash in .attrs sidecar files, which jwkspub reads back after each write and compares to stay idempotent", raw)
+		}
 		b.Path = path.Dir(u.Path)
 		loc.Key = path.Base(u.Path)
 		loc.BucketURL = b.String() // url.URL writes "file:///dir" for the file scheme

@@ -92,6 +92,7 @@ func TestSplitTarget(t *testing.T) {
 		{raw: "s3://bucket", err: "use s3://BUCKET/path/jwks.json"},
 		{raw: "file://host/x/jwks.json", err: "use file:///absolute/dir/jwks.json"},
 		{raw: "ftp://x/y", err: "unknown scheme"},
+		{raw: "file:///srv/jwks.json?metadata=skip", err: "metadata=skip is not supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.raw, func(t *testing.T) {
