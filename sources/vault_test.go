@@ -298,3 +298,29 @@ func TestVaultLoginValidate(t *testing.T) {
 		t.Errorf("github-actions mount = %q, want jwt", m)
 	}
 }
+
+func TestTransitSignParams(t *testing.T) {
+	tests := []struct {
+		alg  string
+		want map[string]any
+	}{
+		{"RS256", map[string]any{"signature_algorithm": "pkcs1v15", "hash_algorithm": "sha2-256"}},
+		{"RS512", map[string]any{"signature_algorithm": "pkcs1v15", "hash_algorithm": "sha2-512"}},
+		{"PS256", map[string]any{"signature_algorithm": "pss", "hash_algorithm": "sha2-256", "salt_length": "hash"}},
+		{"PS384", map[string]any{"signature_algorithm": "pss", "hash_algorithm": "sha2-384", "salt_length": "hash"}},
+		{"ES256", map[string]any{"marshaling_algorithm": "jws", "hash_algorithm": "sha2-256"}},
+		{"ES512", map[string]any{"marshaling_algorithm": "jws", "hash_algorithm": "sha2-512"}},
+		{"EdDSA", map[string]any{}},
+	}
+	for _, tt := range tests {
+		got, err := TransitSignParams(tt.alg)
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("TransitSignParams(%s) = %v, %v; want %v", tt.alg, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"HS256", "ES257", "none", "", "PS2566"} {
+		if _, err := TransitSignParams(bad); err == nil {
+			t.Errorf("TransitSignParams(%q) gave no error", bad)
+		}
+	}
+}

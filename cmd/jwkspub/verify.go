@@ -24,7 +24,9 @@ func verifyCommand(e env) *cli.Command {
 			"every violation at once (exit 3). With --token or --token-file it also verifies a JWT\n" +
 			"against the document: kid in the set, the key's alg, signature, exp and nbf (exit 3 if not).\n" +
 			"With --expect it reads the set's sources and requires the URL to serve exactly what publish\n" +
-			"would write (bytes, Cache-Control, Content-Type), polling for up to --wait: exit 2 on drift.",
+			"would write (bytes, Cache-Control, Content-Type), polling for up to --wait: exit 2 on drift.\n" +
+			"With --vault-sign-test it instead builds the set from the sources and has Vault Transit sign\n" +
+			"a probe with each vault-transit key's newest version, then verifies it against that set.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "file", Usage: "JWKS `FILE` to check", EnvVars: []string{"JWKSPUB_FILE"}},
 			&cli.StringFlag{Name: "url", Usage: "JWKS `URL` to fetch and check (https)", EnvVars: []string{"JWKSPUB_URL"}},
@@ -41,7 +43,7 @@ func verifyCommand(e env) *cli.Command {
 			&cli.DurationFlag{Name: "wait", Usage: "with --expect: keep checking for up to `DURATION` until the URL (a CDN) serves it", EnvVars: []string{"JWKSPUB_WAIT"}},
 			&cli.DurationFlag{Name: "interval", Value: 10 * time.Second, Usage: "with --wait: pause between checks", EnvVars: []string{"JWKSPUB_INTERVAL"}},
 			&cli.BoolFlag{Name: "derive-public", Usage: "with --expect: accept private key input in the sources and use only its public half", EnvVars: []string{"JWKSPUB_DERIVE_PUBLIC"}},
-		}, vaultFlags()...),
+		}, append(vaultFlags(), signTestFlags()...)...),
 		Action: func(c *cli.Context) error { return runVerify(c, e) },
 	}
 }
@@ -54,6 +56,9 @@ func runVerify(c *cli.Context, e env) error {
 	logger, err := newLogger(e.stderr, c.String("log-format"), c.String("log-level"))
 	if err != nil {
 		return err
+	}
+	if c.Bool("vault-sign-test") {
+		return runSignTest(c, e, format)
 	}
 	file, rawURL := c.String("file"), c.String("url")
 	if (file == "") == (rawURL == "") {

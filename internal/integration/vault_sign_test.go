@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +181,12 @@ func TestVaultTransitSignRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The code's table (used by verify --vault-sign-test) is the README's.
+	for alg, want := range transitSignParams {
+		if got, err := sources.TransitSignParams(alg); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("sources.TransitSignParams(%s) = %v, %v; the README says %v", alg, got, err, want)
+		}
+	}
 	var tokens []signedToken
 	for _, c := range cases {
 		name := strings.ToLower(c.alg)
