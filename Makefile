@@ -6,6 +6,7 @@ FUZZTIME  ?= 5s
 FUZZ_TARGETS = ./sources:FuzzParsePEM ./sources:FuzzParseJWK ./sources:FuzzParseEnvValue ./publish:FuzzParseConfig ./publish:FuzzParseDockerfile ./publish:FuzzParseState ./publish:FuzzParseLive
 FUZZ_TARGETS += ./sources:FuzzParseKVSpec
 FUZZ_TARGETS += ./publish:FuzzWriteMetrics
+FUZZ_TARGETS += ./publish:FuzzCheckPublicOnly
 LDFLAGS = -X main.version=$(shell git describe --tags --always --dirty 2>/dev/null || echo dev) \
           -X main.commit=$(shell git rev-parse --short HEAD 2>/dev/null || echo none) \
           -X main.date=$(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
@@ -70,6 +71,7 @@ release-check:
 ## bench: benchmarks; figures go into BENCHMARKS.md with the machine and date.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	.ci/bench-build.sh
 
 clean:
 	rm -f jwkspub
