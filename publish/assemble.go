@@ -5,7 +5,8 @@ import (
 	"crypto/ecdh"
 	"fmt"
 	"math/big"
-	"sort"
+	"math/bits"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -86,7 +87,7 @@ func (e *PolicyError) Error() string {
 // (by kid). It is a pure function of its arguments; it reports every violation at once in a
 // *PolicyError and returns no set in that case.
 func Assemble(keys []sources.Key, opts AssembleOptions) (*Set, error) {
-	a := assembler{opts: opts, byKID: map[string]int{}, byThumb: map[string]int{}}
+	a := assembler{opts: opts, out: make([]JWK, 0, len(keys)), byKID: make(map[string]int, len(keys)), byThumb: make(map[string]int, len(keys))}
 	if opts.KID == KIDTemplate && opts.KIDTemplate == "" {
 		a.violate(sources.Origin{}, "", "kid-template", "kid mode is template but no template is set", "set kid_template, e.g. \"{{.Name}}-v{{.Version}}\"")
 	}
@@ -102,8 +103,7 @@ func Assemble(keys []sources.Key, opts AssembleOptions) (*Set, error) {
 	if len(a.violations) > 0 {
 		return nil, &PolicyError{Violations: a.violations}
 	}
-	sort.Slice(a.out, func(i, j int) bool { return a.out[i].KID < a.out[j].KID })
-	return &Set{Keys: a.out, Warnings: a.warnings}, nil
+	return &Set{Keys: sortByKID(a.out), Warnings: a.warnings}, nil
 }
 
 type assembler struct {
@@ -129,8 +129,8 @@ func label(kid string, i int) string {
 }
 
 func (a *assembler) add(i int, k *sources.Key) {
-	lbl := label(k.KID, i)
-	bad := func(rule, detail, fix string) { a.violate(k.Origin, lbl, rule, detail, fix) }
+	// The label is made only when there is something to say: most keys have nothing wrong.
+	bad := func(rule, detail, fix string) { a.violate(k.Origin, label(k.KID, i), rule, detail, fix) }
 	before := len(a.violations)
 
 	for _, m := range k.Members {
@@ -145,11 +145,11 @@ func (a *assembler) add(i int, k *sources.Key) {
 		return
 	case sources.KtyRSA:
 		j.N, j.E = trimZeros(k.N), trimZeros(k.E)
-		if bits := new(big.Int).SetBytes(j.N).BitLen(); bits < a.opts.Policy.minRSABits() {
+		if bits := bitLen(j.N); bits < a.opts.Policy.minRSABits() {
 			bad("rsa-min-bits", fmt.Sprintf("RSA key has %d bits, the policy minimum is %d", bits, a.opts.Policy.minRSABits()), fmt.Sprintf("generate a key of at least %d bits (3072 recommended)", a.opts.Policy.minRSABits()))
 		}
-		if e := new(big.Int).SetBytes(j.E); !e.IsInt64() || !a.opts.Policy.allowsExponent(e.Int64()) {
-			bad("rsa-exponent", fmt.Sprintf("RSA public exponent %s is not 65537", e), "generate a key with e=65537, or list the exponent in policy.rsa_exponents")
+		if e, ok := smallInt(j.E); !ok || !a.opts.Policy.allowsExponent(e) {
+			bad("rsa-exponent", fmt.Sprintf("RSA public exponent %s is not 65537", new(big.Int).SetBytes(j.E)), "generate a key with e=65537, or list the exponent in policy.rsa_exponents")
 		}
 	case sources.KtyEC:
 		j.Crv = k.Crv
@@ -221,20 +221,19 @@ func (a *assembler) add(i int, k *sources.Key) {
 		return
 	}
 	j.KID = kid
-	lbl = label(kid, i)
 
 	if prev, ok := a.byKID[kid]; ok {
 		p := a.out[prev]
 		if p.Thumbprint == j.Thumbprint && p.Alg == j.Alg {
-			a.warnings = append(a.warnings, fmt.Sprintf("%s: %s: same key as %s; published once", k.Origin, lbl, p.Origin))
+			a.warnings = append(a.warnings, fmt.Sprintf("%s: %s: same key as %s; published once", k.Origin, label(kid, i), p.Origin))
 			return
 		}
-		a.violate(k.Origin, lbl, "duplicate-kid", fmt.Sprintf("kid is also used by a different key (or alg) from %s", p.Origin), "give each key its own kid")
+		a.violate(k.Origin, label(kid, i), "duplicate-kid", fmt.Sprintf("kid is also used by a different key (or alg) from %s", p.Origin), "give each key its own kid")
 		return
 	}
 	if prev, ok := a.byThumb[j.Thumbprint]; ok {
 		p := a.out[prev]
-		a.violate(k.Origin, lbl, "duplicate-key", fmt.Sprintf("the same key is already published as kid %q from %s", p.KID, p.Origin), "publish each key once, under one kid")
+		a.violate(k.Origin, label(kid, i), "duplicate-key", fmt.Sprintf("the same key is already published as kid %q from %s", p.KID, p.Origin), "publish each key once, under one kid")
 		return
 	}
 	a.byKID[kid] = len(a.out)
@@ -358,6 +357,44 @@ func ParseKIDTemplate(text string) (*template.Template, error) {
 		return nil, fmt.Errorf("kid template: %w", err)
 	}
 	return t, nil
+}
+
+// sortByKID orders keys by kid. It sorts indexes and copies each JWK once, instead of swapping
+// the large structs in place: ten thousand keys are common enough to matter.
+func sortByKID(keys []JWK) []JWK {
+	idx := make([]int32, len(keys))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(keys[a].KID, keys[b].KID) })
+	out := make([]JWK, len(keys))
+	for i, j := range idx {
+		out[i] = keys[j]
+	}
+	return out
+}
+
+// bitLen is the bit length of a big-endian unsigned integer, as big.Int.BitLen gives it.
+func bitLen(b []byte) int {
+	b = trimZeros(b)
+	if len(b) == 0 {
+		return 0
+	}
+	return (len(b)-1)*8 + bits.Len8(b[0])
+}
+
+// smallInt returns a big-endian unsigned integer as an int64, and false when it does not fit
+// (as big.Int.IsInt64 would say).
+func smallInt(b []byte) (int64, bool) {
+	b = trimZeros(b)
+	if len(b) > 8 || len(b) == 8 && b[0]&0x80 != 0 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return int64(v), true
 }
 
 func trimZeros(b []byte) []byte {

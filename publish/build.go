@@ -31,7 +31,7 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 	var (
 		keys []sources.Key
 		errs []error
-		spec = map[string]string{} // origin -> spec of the source that gave the key
+		spec = map[sources.Origin]string{} // origin -> spec of the source that gave the key
 	)
 	for _, s := range o.Sources {
 		ks, err := s.Keys(ctx)
@@ -42,10 +42,15 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 			errs = append(errs, err)
 		}
 		log.Debug("source read", "source", s.String(), "keys", len(ks))
-		for _, k := range ks {
-			spec[k.Origin.String()] = s.String()
+		name := s.String()
+		for i := range ks {
+			spec[ks[i].Origin] = name
 		}
-		keys = append(keys, ks...)
+		if keys == nil {
+			keys = ks // the common single source: no copy of ten thousand keys
+		} else {
+			keys = append(keys, ks...)
+		}
 	}
 	var set *Set
 	if len(errs) == 0 || len(keys) > 0 {
@@ -67,7 +72,7 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 		return nil, fmt.Errorf("set %q: %w", o.Set.Name, errors.Join(errs...))
 	}
 	for i := range set.Keys {
-		set.Keys[i].Spec = spec[set.Keys[i].Origin.String()]
+		set.Keys[i].Spec = spec[set.Keys[i].Origin]
 	}
 	for _, w := range set.Warnings {
 		log.Warn(w, "set", o.Set.Name)

@@ -1,8 +1,10 @@
 package publish
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -106,4 +108,22 @@ func FuzzCheckPublicOnly(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSmallIntegers checks the allocation-free RSA size and exponent readers against math/big.
+func TestSmallIntegers(t *testing.T) {
+	for _, b := range [][]byte{
+		nil, {0}, {0, 0}, {1}, {0, 1}, {1, 0, 1}, {3}, {0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		{0x80, 0, 0, 0, 0, 0, 0, 0}, {0, 0x80, 0, 0, 0, 0, 0, 0, 0}, {1, 0, 0, 0, 0, 0, 0, 0, 0},
+		{0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, bytes.Repeat([]byte{0xff}, 256),
+	} {
+		n := new(big.Int).SetBytes(b)
+		if got := bitLen(b); got != n.BitLen() {
+			t.Errorf("bitLen(%x) = %d, want %d", b, got, n.BitLen())
+		}
+		v, ok := smallInt(b)
+		if ok != n.IsInt64() || ok && v != n.Int64() {
+			t.Errorf("smallInt(%x) = %d, %v, want %d, %v", b, v, ok, n.Int64(), n.IsInt64())
+		}
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 )
@@ -39,10 +38,8 @@ func (f *File) Keys(ctx context.Context) ([]Key, error) {
 		return nil, &Error{Origin: origin, Err: fmt.Errorf("no file matches %q", f.Pattern), Fix: "check the path, or mark the source optional"}
 	}
 	sort.Strings(paths)
-	var (
-		keys []Key
-		errs []error
-	)
+	keys := make([]Key, 0, len(paths)) // usually one key per file
+	var errs []error
 	for _, p := range paths {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -63,8 +60,11 @@ func (f *File) Keys(ctx context.Context) ([]Key, error) {
 	return keys, errors.Join(errs...)
 }
 
+// readFile reads a whole key file of at most maxFileSize bytes. openFile is os.Open except on
+// Unix, where it avoids the poller registration os.Open attempts for every file (five wasted
+// system calls per file, a quarter of the system time of a ten-thousand-file build).
 func readFile(p string) ([]byte, error) {
-	fh, err := os.Open(p)
+	fh, err := openFile(p)
 	if err != nil {
 		return nil, err
 	}
@@ -76,9 +76,24 @@ func readFile(p string) ([]byte, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("%s is a directory", p)
 	}
-	data, err := io.ReadAll(io.LimitReader(fh, maxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", p, err)
+	// Size the buffer from the file: one read fills it, a second sees the end.
+	size := min(max(st.Size(), 0), maxFileSize) + 1
+	data := make([]byte, 0, size+512)
+	for {
+		n, err := fh.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", p, err)
+		}
+		if len(data) > maxFileSize {
+			return nil, fmt.Errorf("%s is larger than %d bytes", p, maxFileSize)
+		}
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)] // the file grew: make room
+		}
 	}
 	if len(data) > maxFileSize {
 		return nil, fmt.Errorf("%s is larger than %d bytes", p, maxFileSize)

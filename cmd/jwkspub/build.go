@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -75,11 +76,13 @@ func report(w io.Writer, format, name, path string, doc []byte, set *publish.Set
 		}
 		return writeJSON(w, map[string]any{"set": name, "output": path, "sha256": hex.EncodeToString(sum[:]), "keys": keys})
 	}
-	fmt.Fprintf(w, "wrote %s: set %q, %d key(s), sha256 %s\n", path, name, len(set.Keys), hex.EncodeToString(sum[:]))
+	// One line per key: buffered, or a set of ten thousand keys costs ten thousand writes.
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "wrote %s: set %q, %d key(s), sha256 %s\n", path, name, len(set.Keys), hex.EncodeToString(sum[:]))
 	for _, k := range set.Keys {
-		fmt.Fprintf(w, "  %s %s %s from %s\n", k.KID, k.Kty, k.Alg, k.Origin)
+		fmt.Fprintf(bw, "  %s %s %s from %s\n", k.KID, k.Kty, k.Alg, k.Origin)
 	}
-	return nil
+	return bw.Flush()
 }
 
 func writeJSON(w io.Writer, v any) error {
