@@ -60,8 +60,8 @@ func newApp(e env) *cli.App {
 		CommandNotFound: func(c *cli.Context, name string) {},
 		Commands: []*cli.Command{
 			buildCommand(e),
-			diffCommand(e),
-			publishCommand(e),
+			withMetrics(diffCommand(e), e),
+			withMetrics(publishCommand(e), e),
 			statusCommand(e),
 			verifyCommand(e),
 			renderCommand(e),

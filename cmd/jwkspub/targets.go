@@ -86,6 +86,10 @@ func (p *planned) close() {
 // error); a target that cannot be opened or read is recorded as stale and the others go on.
 func planAll(c context.Context, g *globals, e env, against string, now time.Time, write bool) (*planned, error) {
 	out := &planned{}
+	rec := recordOf(c)
+	if rec != nil {
+		rec.planned = out
+	}
 	mux := openers(write)
 	if against != "" && len(g.cfg.Sets) != 1 {
 		return nil, usagef("--against compares one set with one URL; choose the set with --set")
@@ -122,6 +126,9 @@ func planAll(c context.Context, g *globals, e env, against string, now time.Time
 		if err != nil {
 			out.close()
 			return nil, err
+		}
+		if rec != nil {
+			rec.built[set.Name] = built
 		}
 		opts := publish.PlanOptions{Set: set, Keys: built, Now: now, Version: version}
 		if against != "" {
