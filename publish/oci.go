@@ -249,13 +249,8 @@ func layerEntries(copies []imageCopy, files []ContextFile) ([]layerEntry, error)
 	for _, c := range copies {
 		matched := false
 		for _, f := range files {
-			var dst string
-			switch {
-			case strings.HasSuffix(c.Src, "/") && strings.HasPrefix(f.Path, c.Src):
-				dst = c.Dst + strings.TrimPrefix(f.Path, c.Src)
-			case f.Path == c.Src:
-				dst = c.Dst
-			default:
+			dst, ok := imagePath([]imageCopy{c}, f.Path)
+			if !ok {
 				continue
 			}
 			matched = true
@@ -306,9 +301,10 @@ func writeTar(entries []layerEntry) ([]byte, error) {
 const maxLayerFile = 4 << 20
 
 // LayerFiles reads the regular files of a layer (the document layer of an image jwkspub
-// built), keyed by their path without the leading slash. Files above 4 MiB are an error: no
-// document jwkspub writes is that large.
-func LayerFiles(l v1.Layer) (map[string][]byte, error) {
+// built) that keep accepts (nil keeps all), keyed by their path without the leading slash.
+// Other entries are skipped unread, so a large layer costs its download, not memory. A kept
+// file above 4 MiB is an error: no document jwkspub writes is that large.
+func LayerFiles(l v1.Layer, keep func(name string) bool) (map[string][]byte, error) {
 	rc, err := l.Uncompressed()
 	if err != nil {
 		return nil, err
@@ -324,7 +320,8 @@ func LayerFiles(l v1.Layer) (map[string][]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading the layer: %w", err)
 		}
-		if h.Typeflag != tar.TypeReg {
+		name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+		if h.Typeflag != tar.TypeReg || (keep != nil && !keep(name)) {
 			continue
 		}
 		if h.Size > maxLayerFile {
@@ -334,7 +331,7 @@ func LayerFiles(l v1.Layer) (map[string][]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading %s from the layer: %w", h.Name, err)
 		}
-		out[strings.TrimPrefix(path.Clean("/"+h.Name), "/")] = data
+		out[name] = data
 	}
 }
 
@@ -348,10 +345,11 @@ type LiveImage struct {
 	Labels map[string]string
 }
 
-// ReadLiveImage reads the image at loc.Tag and the files of its top layer, where jwkspub (and
-// `docker build` of a rendered context, whose last COPY is html/) puts the documents. An
-// absent tag or repository gives nil and no error: the first publication.
-func ReadLiveImage(ctx context.Context, loc ImageLocation, opts ...remote.Option) (*LiveImage, error) {
+// ReadLiveImage reads the image at loc.Tag and the files of its top layer named in paths
+// (without the leading slash; nil reads all), where jwkspub (and `docker build` of a rendered
+// context, whose last COPY is html/) puts the documents. An absent tag or repository gives nil
+// and no error: the first publication.
+func ReadLiveImage(ctx context.Context, loc ImageLocation, paths []string, opts ...remote.Option) (*LiveImage, error) {
 	opts = append(slices.Clip(opts), remote.WithContext(ctx), remote.WithPlatform(loc.Platform))
 	img, err := remote.Image(loc.Tag, opts...)
 	if isNotFound(err) {
@@ -373,7 +371,11 @@ func ReadLiveImage(ctx context.Context, loc ImageLocation, opts ...remote.Option
 	if err != nil || len(layers) == 0 {
 		return nil, fmt.Errorf("target %s: the image at %s has no layers (%v)", loc.Raw, loc.Tag, err)
 	}
-	if live.Files, err = LayerFiles(layers[len(layers)-1]); err != nil {
+	var keep func(string) bool
+	if paths != nil {
+		keep = func(name string) bool { return slices.Contains(paths, name) }
+	}
+	if live.Files, err = LayerFiles(layers[len(layers)-1], keep); err != nil {
 		return nil, fmt.Errorf("target %s: %w", loc.Raw, err)
 	}
 	return live, nil
@@ -537,11 +539,20 @@ func (it *ImageTarget) readImage(ctx context.Context) (*Target, *LiveImage, erro
 		Bucket:    memblob.OpenBucket(nil),
 		PublicURL: it.PublicURL,
 	}
-	live, err := ReadLiveImage(ctx, it.ImageLocation, it.Options...)
+	keys := []string{t.Key, t.DiscoveryKey(), t.StateKey()}
+	paths := make([]string, len(keys))
+	for i, key := range keys {
+		p, ok := imagePath(copies, key)
+		if !ok {
+			return nil, nil, fmt.Errorf("target %s: the image's Dockerfile copies no %s", it.Raw, key)
+		}
+		paths[i] = p
+	}
+	live, err := ReadLiveImage(ctx, it.ImageLocation, paths, it.Options...)
 	if err != nil || live == nil {
 		return t, live, err
 	}
-	jwksPath, _ := imagePath(copies, ContextJWKS)
+	jwksPath := paths[0]
 	if _, ok := live.Files[jwksPath]; !ok {
 		return nil, nil, fmt.Errorf("target %s: the image at %s has no /%s in its top layer, so jwkspub did not build it (fix: publish to another tag, or delete this one to publish afresh)", it.Raw, it.Tag, jwksPath)
 	}
@@ -551,12 +562,8 @@ func (it *ImageTarget) readImage(ctx context.Context) (*Target, *LiveImage, erro
 		t.DiscoveryKey(): {cc, "application/json"},
 		t.StateKey():     {"no-cache", "application/json"},
 	}
-	for _, key := range []string{t.Key, t.DiscoveryKey(), t.StateKey()} {
-		p, ok := imagePath(copies, key)
-		if !ok {
-			return nil, nil, fmt.Errorf("target %s: the image's Dockerfile copies no %s", it.Raw, key)
-		}
-		body, ok := live.Files[p]
+	for i, key := range keys {
+		body, ok := live.Files[paths[i]]
 		if !ok {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/jwkspub/jwkspub/internal/ocitest"
@@ -354,5 +355,32 @@ func BenchmarkBuildImage(b *testing.B) {
 		if _, err := img.Digest(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestLayerFiles(t *testing.T) {
+	mod := modTimeEpoch
+	big := bytes.Repeat([]byte("x"), maxLayerFile+1)
+	tarBytes, err := writeTar([]layerEntry{
+		{Name: "srv/", ModTime: mod},
+		{Name: "srv/a.json", Data: []byte("a"), ModTime: mod},
+		{Name: "srv/big.bin", Data: big, ModTime: mod},
+		{Name: "srv/b.json", Data: []byte("b"), ModTime: mod},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(tarBytes)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the named files are read; the large one is skipped unread.
+	got, err := LayerFiles(layer, func(n string) bool { return strings.HasSuffix(n, ".json") })
+	if err != nil || len(got) != 2 || string(got["srv/a.json"]) != "a" || string(got["srv/b.json"]) != "b" {
+		t.Fatalf("got %d files (%v), want srv/a.json and srv/b.json", len(got), err)
+	}
+	// A document above the bound is refused, naming it.
+	if _, err := LayerFiles(layer, nil); err == nil || !strings.Contains(err.Error(), "srv/big.bin") {
+		t.Fatalf("error %v, want one naming srv/big.bin", err)
 	}
 }

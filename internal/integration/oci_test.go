@@ -181,7 +181,7 @@ func TestOCIPushAndReadBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if live, err := publish.ReadLiveImage(ctx, loc); err != nil || live != nil {
+	if live, err := publish.ReadLiveImage(ctx, loc, nil); err != nil || live != nil {
 		t.Fatalf("an absent tag reads as %v, %v; want nothing, no error", live, err)
 	}
 	img, files := buildOCI(t, baseRef, &publish.SetConfig{Name: "prod", Issuer: "https://auth.example.com"}, ociKeys(t, 1, 2))
@@ -192,7 +192,7 @@ func TestOCIPushAndReadBack(t *testing.T) {
 	if got := tagDigest(t, loc.Tag.Name()); got != d.String() {
 		t.Fatalf("the tag names %s, pushed %s", got, d)
 	}
-	live, err := publish.ReadLiveImage(ctx, loc)
+	live, err := publish.ReadLiveImage(ctx, loc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
