@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/jwkspub/jwkspub/publish"
@@ -62,7 +65,11 @@ func statusCommand(e env) *cli.Command {
 				return err
 			}
 			if len(stale) > 0 {
-				return staleError(stale, 0)
+				lines := make([]string, 0, len(stale))
+				for _, s := range stale {
+					lines = append(lines, fmt.Sprintf("  set %q: %v", s.set, s.err))
+				}
+				return fmt.Errorf("could not read %d target(s):\n%s", len(stale), strings.Join(lines, "\n"))
 			}
 			return nil
 		},
