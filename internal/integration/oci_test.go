@@ -22,7 +22,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -284,37 +283,21 @@ func TestOCIPushRefused(t *testing.T) {
 	}
 }
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// jwkspubBinary builds the command once for the tests that run it as users do.
+// jwkspubBinary builds the command into the test's temporary directory (removed with it), for
+// the tests that run it as users do. The build cache makes every build after the first a link.
 func jwkspubBinary(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "jwkspub-bin-*")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "jwkspub")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/jwkspub/jwkspub/cmd/jwkspub").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
+	bin := filepath.Join(t.TempDir(), "jwkspub")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/jwkspub/jwkspub/cmd/jwkspub").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return binPath
+	return bin
 }
 
-// cliRun runs jwkspub in dir and returns stdout, stderr and the exit code.
-func cliRun(t *testing.T, dir string, args ...string) (string, string, int) {
+// cliRun runs the jwkspub binary bin in dir and returns stdout, stderr and the exit code.
+func cliRun(t *testing.T, bin, dir string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(jwkspubBinary(t), args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	// An empty Docker config: the keychain finds no credentials and stays anonymous.
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(dir, "docker"))
@@ -339,9 +322,9 @@ type publishOut struct {
 }
 
 // publishJSON runs publish --format json and returns its one result.
-func publishJSON(t *testing.T, dir string, wantCode int) (outcome, digest, stderr string) {
+func publishJSON(t *testing.T, bin, dir string, wantCode int) (outcome, digest, stderr string) {
 	t.Helper()
-	stdout, stderr, code := cliRun(t, dir, "publish", "--format", "json")
+	stdout, stderr, code := cliRun(t, bin, dir, "publish", "--format", "json")
 	if code != wantCode {
 		t.Fatalf("publish exited %d, want %d\nstdout:\n%s\nstderr:\n%s", code, wantCode, stdout, stderr)
 	}
@@ -427,6 +410,7 @@ func keysDir(t *testing.T) string {
 // nothing; a rotation that pushes a new digest; a guard refusal and registry refusals that
 // push nothing and leave the tag where it was.
 func TestOCIPublish(t *testing.T) {
+	bin := jwkspubBinary(t)
 	reg := ociRegistry(t)
 	baseRef := pushBase(t, reg, "publish")
 	proxy := newFaultProxy(t, reg)
@@ -444,7 +428,7 @@ func TestOCIPublish(t *testing.T) {
 	writeConfig(t, dir, target, "p256.pub.pem")
 
 	// First publication.
-	outcome, d1, _ := publishJSON(t, dir, 0)
+	outcome, d1, _ := publishJSON(t, bin, dir, 0)
 	if outcome != "published" || !strings.HasPrefix(d1, "sha256:") {
 		t.Fatalf("first publish: %s %s", outcome, d1)
 	}
@@ -454,20 +438,20 @@ func TestOCIPublish(t *testing.T) {
 	if writes.Load() == 0 {
 		t.Fatal("the proxy counted no writes for a first publication: the target does not go through it")
 	}
-	stdout, _, code := cliRun(t, dir, "publish")
+	stdout, _, code := cliRun(t, bin, dir, "publish")
 	if code != 0 || !strings.Contains(stdout, "unchanged, digest "+d1) {
 		t.Fatalf("text output %q (exit %d) does not name the digest", stdout, code)
 	}
 
 	// status reads the state from the image.
-	stdout, stderr, code := cliRun(t, dir, "status")
+	stdout, stderr, code := cliRun(t, bin, dir, "status")
 	if code != 0 || !strings.Contains(stdout, "first published") || !strings.Contains(stdout, "file:"+filepath.Join(keysDir(t), "p256.pub.pem")) {
 		t.Fatalf("status: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 
 	// The layer holds exactly what render writes (and the state), byte for byte, with the
 	// same content-derived times.
-	if _, stderr, code := cliRun(t, dir, "render", "--dir", "ctx"); code != 0 {
+	if _, stderr, code := cliRun(t, bin, dir, "render", "--dir", "ctx"); code != 0 {
 		t.Fatalf("render: %d %s", code, stderr)
 	}
 	data, times := layerWithTimes(t, direct)
@@ -508,13 +492,13 @@ func TestOCIPublish(t *testing.T) {
 	writeConfig(t, other, target, "p256.pub.pem")
 	cfg, _ := os.ReadFile(filepath.Join(other, "jwkspub.yaml"))
 	_ = os.WriteFile(filepath.Join(other, "jwkspub.yaml"), bytes.Replace(cfg, []byte("name: prod"), []byte("name: staging"), 1), 0o644)
-	if _, stderr, code := cliRun(t, other, "publish"); code != 1 || !strings.Contains(stderr, `serves set "prod"`) {
+	if _, stderr, code := cliRun(t, bin, other, "publish"); code != 1 || !strings.Contains(stderr, `serves set "prod"`) {
 		t.Fatalf("publishing set staging over set prod's tag: exit %d\n%s", code, stderr)
 	}
 
 	// Unchanged: nothing is pushed and the digest stays.
 	before := writes.Load()
-	if outcome, d, _ := publishJSON(t, dir, 0); outcome != "unchanged" || d != d1 {
+	if outcome, d, _ := publishJSON(t, bin, dir, 0); outcome != "unchanged" || d != d1 {
 		t.Fatalf("unchanged publish: %s %s, want unchanged %s", outcome, d, d1)
 	}
 	if n := writes.Load() - before; n != 0 {
@@ -525,11 +509,11 @@ func TestOCIPublish(t *testing.T) {
 	// writes nothing.
 	writeConfig(t, dir, target, "p256.pub.pem", "ed25519.pub.pem")
 	before = writes.Load()
-	stdout, stderr, code = cliRun(t, dir, "diff", "--detailed-exitcode")
+	stdout, stderr, code = cliRun(t, bin, dir, "diff", "--detailed-exitcode")
 	if code != 2 || !strings.Contains(stdout, "write image "+proxy.host()+repo+":prod") || writes.Load() != before {
 		t.Fatalf("diff before a rotation: exit %d, %d writes\n%s\n%s", code, writes.Load()-before, stdout, stderr)
 	}
-	outcome, d2, _ := publishJSON(t, dir, 0)
+	outcome, d2, _ := publishJSON(t, bin, dir, 0)
 	if outcome != "published" || d2 == d1 || tagDigest(t, direct) != d2 {
 		t.Fatalf("rotation: %s %s (first %s, tag %s)", outcome, d2, d1, tagDigest(t, direct))
 	}
@@ -538,7 +522,7 @@ func TestOCIPublish(t *testing.T) {
 	// nothing pushed, the tag unchanged.
 	writeConfig(t, dir, target, "ed25519.pub.pem")
 	before = writes.Load()
-	if _, _, stderr := publishJSON(t, dir, 3); !strings.Contains(stderr, "removal") {
+	if _, _, stderr := publishJSON(t, bin, dir, 3); !strings.Contains(stderr, "removal") {
 		t.Fatalf("guard refusal does not say why: %s", stderr)
 	}
 	if n := writes.Load() - before; n != 0 || tagDigest(t, direct) != d2 {
@@ -562,7 +546,7 @@ func TestOCIPublish(t *testing.T) {
 				}
 				return 0
 			})
-			stdout, stderr, code := cliRun(t, dir, "publish")
+			stdout, stderr, code := cliRun(t, bin, dir, "publish")
 			if code != 1 {
 				t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout, stderr)
 			}
@@ -649,6 +633,7 @@ auth:
 // them) it publishes, and the password appears in no output. The base comes from the other,
 // anonymous registry, so layers are copied across registries.
 func TestOCICredentials(t *testing.T) {
+	bin := jwkspubBinary(t)
 	reg := ociRegistry(t)
 	const user, password = "jwkspub", "it-s3cret-pw"
 	authReg := startAuthRegistry(t, user, password)
@@ -658,7 +643,7 @@ func TestOCICredentials(t *testing.T) {
 	writeConfig(t, dir, target, "p256.pub.pem")
 
 	start := time.Now()
-	stdout, stderr, code := cliRun(t, dir, "publish")
+	stdout, stderr, code := cliRun(t, bin, dir, "publish")
 	t.Logf("refused in %s:\n%s%s", time.Since(start), stdout, stderr)
 	if code != 1 || !strings.Contains(stdout+stderr, "HTTP 401, not authenticated (fix: docker login "+authReg) {
 		t.Fatalf("without credentials: exit %d\n%s\n%s", code, stdout, stderr)
@@ -672,7 +657,7 @@ func TestOCICredentials(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "docker", "config.json"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, code = cliRun(t, dir, "publish", "--log-level", "debug", "--format", "json")
+	stdout, stderr, code = cliRun(t, bin, dir, "publish", "--log-level", "debug", "--format", "json")
 	if code != 0 || !strings.Contains(stdout, `"outcome": "published"`) {
 		t.Fatalf("with credentials: exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -698,6 +683,7 @@ func TestOCICredentials(t *testing.T) {
 // TestOCIForeignImage refuses to publish over an image jwkspub did not build: its documents
 // cannot be read, so the guard could not protect the keys verifiers hold.
 func TestOCIForeignImage(t *testing.T) {
+	bin := jwkspubBinary(t)
 	reg := ociRegistry(t)
 	baseRef := pushBase(t, reg, "foreign")
 	ref := ociRepo(t, reg) + ":prod"
@@ -716,7 +702,7 @@ func TestOCIForeignImage(t *testing.T) {
 	was := tagDigest(t, ref)
 	dir := t.TempDir()
 	writeConfig(t, dir, "oci://"+ref+"?base="+baseRef, "p256.pub.pem")
-	stdout, stderr, code := cliRun(t, dir, "publish")
+	stdout, stderr, code := cliRun(t, bin, dir, "publish")
 	if code != 1 || !strings.Contains(stdout+stderr, "so jwkspub did not build it (fix: publish to another tag") {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
