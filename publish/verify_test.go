@@ -326,3 +326,28 @@ func TestVerifyToken(t *testing.T) {
 		t.Errorf("skew: %v", err)
 	}
 }
+
+// FuzzVerify feeds arbitrary documents to Verify: it must never panic, a refusal must be a
+// *PolicyError or a plain error, and a document it accepts must encode and pass
+// CheckPublicOnly, as build's output does.
+func FuzzVerify(f *testing.F) {
+	if doc, err := os.ReadFile("testdata/golden/testkeys.jwks.json"); err == nil {
+		f.Add(doc)
+	}
+	for _, s := range []string{
+		`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"AA"}]}`,
+		`{"keys":[{"kty":"oct","k":"AA"},{"kty":"EC","crv":"P-256","x":"AA","y":"AA"},null,7]}`,
+		`{"keys":{}}`, `{}`, `[]`, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		set, err := Verify(doc, sources.Origin{Source: "fuzz"}, VerifyOptions{})
+		if err != nil {
+			return
+		}
+		if _, err := Encode(set, false); err != nil {
+			t.Fatalf("accepted a document that does not encode: %v", err)
+		}
+	})
+}
