@@ -40,6 +40,10 @@ type Set struct {
 	// Warnings are problems that do not stop publication (a certificate near expiry, the same
 	// key given twice).
 	Warnings []string
+	// Unavailable lists the specs of optional sources that could not be reached (Build, see
+	// sources.IsUnavailable). Their keys are not in Keys; PlanTarget keeps the ones that are
+	// live at each target instead of removing them.
+	Unavailable []string
 }
 
 // Violation is one reason a set is refused.

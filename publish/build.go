@@ -29,15 +29,23 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	var (
-		keys []sources.Key
-		errs []error
-		spec = map[sources.Origin]string{} // origin -> spec of the source that gave the key
+		keys        []sources.Key
+		errs        []error
+		spec        = map[sources.Origin]string{} // origin -> spec of the source that gave the key
+		unavailable []string
 	)
-	for _, s := range o.Sources {
+	for si, s := range o.Sources {
 		ks, err := s.Keys(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("reading %s: %w", s, ctx.Err())
+			}
+			// An optional source that is down (not wrong) keeps its live keys: publication
+			// carries them over from each target's live document rather than removing them.
+			if si < len(o.Set.Sources) && o.Set.Sources[si].Optional && sources.IsUnavailable(err) {
+				log.Warn("optional source unavailable: its keys that are live stay published", "set", o.Set.Name, "source", s.String(), "err", err.Error())
+				unavailable = append(unavailable, s.String())
+				continue
 			}
 			errs = append(errs, err)
 		}
@@ -74,6 +82,7 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 	for i := range set.Keys {
 		set.Keys[i].Spec = spec[set.Keys[i].Origin]
 	}
+	set.Unavailable = unavailable
 	for _, w := range set.Warnings {
 		log.Warn(w, "set", o.Set.Name)
 	}

@@ -608,7 +608,7 @@ func PlanImage(ctx context.Context, it *ImageTarget, o PlanOptions) (*Plan, erro
 	if uri == "" {
 		uri = DefaultJWKSURI(o.Set.Issuer)
 	}
-	files, err := RenderContext(ContextOptions{Set: o.Set, Keys: o.Keys, Params: it.params(), JWKSURI: uri, State: p.desired[t.StateKey()].Body})
+	files, err := RenderContext(ContextOptions{Set: o.Set, Keys: p.keys, Params: it.params(), JWKSURI: uri, State: p.desired[t.StateKey()].Body})
 	if err != nil {
 		return nil, err
 	}

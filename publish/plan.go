@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jwkspub/jwkspub/sources"
 )
 
 // Key change actions in a plan.
@@ -46,6 +48,7 @@ type Plan struct {
 	safeDelay time.Duration
 	rotation  Rotation
 	now       time.Time
+	keys      *Set // the set published: PlanOptions.Keys plus live keys of unavailable sources
 }
 
 // KeyChange is one kid's fate.
@@ -129,10 +132,7 @@ func desiredObjects(o PlanOptions, loc Location, publicURL string) (map[string]*
 // nothing. A live document or state object it cannot parse is an error: the guard must not
 // reason from a document it does not understand.
 func PlanTarget(ctx context.Context, t *Target, o PlanOptions) (*Plan, error) {
-	desired, err := desiredObjects(o, t.Location, t.PublicURL)
-	if err != nil {
-		return nil, err
-	}
+	var err error
 	managed := []string{t.Key}
 	if t.Scheme == "file" {
 		managed = append(managed, t.GzipKey())
@@ -156,6 +156,15 @@ func PlanTarget(ctx context.Context, t *Target, o PlanOptions) (*Plan, error) {
 			return nil, fmt.Errorf("set %q: target %s: %s: %w (fix: restore it from a backup; deleting it makes every live key's removal need --allow-removal)", o.Set.Name, t.Raw, t.StateKey(), err)
 		}
 	}
+	if len(o.Keys.Unavailable) > 0 {
+		if o.Keys, err = keepUnavailable(o, t.Raw, liveObj[t.Key], old); err != nil {
+			return nil, err
+		}
+	}
+	desired, err := desiredObjects(o, t.Location, t.PublicURL)
+	if err != nil {
+		return nil, err
+	}
 	next := NextState(old, live, o.Keys, o.Now)
 	stateBody, err := next.Encode()
 	if err != nil {
@@ -164,7 +173,7 @@ func PlanTarget(ctx context.Context, t *Target, o PlanOptions) (*Plan, error) {
 	desired[t.StateKey()] = &Object{Body: stateBody, CacheControl: "no-cache", ContentType: "application/json", Metadata: map[string]string{MetaVersion: o.Version}}
 
 	p := newPlan(o, t.Raw, liveObj[t.Key], live, desired[t.Key])
-	p.target, p.desired, p.oldState, p.nextState = t, desired, old, next
+	p.target, p.desired, p.oldState, p.nextState, p.keys = t, desired, old, next, o.Keys
 	if d, l := desired[t.DiscoveryKey()], liveObj[t.DiscoveryKey()]; !d.sameStored(l) {
 		switch {
 		case l == nil:
@@ -187,6 +196,38 @@ func PlanTarget(ctx context.Context, t *Target, o PlanOptions) (*Plan, error) {
 	// When the document stays but only the state would change (a state written for the first
 	// time beside an existing document), that is still a write, and the plan says so.
 	return p, nil
+}
+
+// keepUnavailable adds to the set the keys live at target whose state records them as coming
+// from a source that is unavailable this run (an optional source that is down): an outage of
+// that source must not retire its keys while tokens they signed are still in use. Keys the
+// state does not attribute to that source, or that are retired, are not kept.
+func keepUnavailable(o PlanOptions, target string, liveDoc *Object, old *State) (*Set, error) {
+	if liveDoc == nil || old == nil {
+		return o.Keys, nil
+	}
+	liveSet, err := Verify(liveDoc.Body, sources.Origin{Source: target}, VerifyOptions{Policy: o.Set.Policy})
+	if err != nil {
+		return nil, fmt.Errorf("set %q: target %s: cannot keep the live keys of unavailable source(s) %s: %w", o.Set.Name, target, strings.Join(o.Keys.Unavailable, ", "), err)
+	}
+	out := *o.Keys
+	out.Keys = slices.Clone(o.Keys.Keys)
+	kids, thumbs := map[string]bool{}, map[string]bool{}
+	for _, k := range out.Keys {
+		kids[k.KID], thumbs[k.Thumbprint] = true, true
+	}
+	for _, k := range liveSet.Keys {
+		sk := old.Key(k.KID)
+		if sk == nil || !sk.Live() || !slices.Contains(o.Keys.Unavailable, sk.Source) || kids[k.KID] || thumbs[k.Thumbprint] {
+			continue
+		}
+		k.Spec = sk.Source
+		k.Origin = sources.Origin{Source: sk.Source, Location: "kept as live at " + target}
+		out.Keys = append(out.Keys, k)
+		kids[k.KID] = true
+	}
+	slices.SortFunc(out.Keys, func(a, b JWK) int { return strings.Compare(a.KID, b.KID) })
+	return &out, nil
 }
 
 // newPlan compares the live document (nil when absent) with the new one.

@@ -324,3 +324,37 @@ func TestTransitSignParams(t *testing.T) {
 		}
 	}
 }
+
+func TestIsUnavailable(t *testing.T) {
+	op := vaultOp{path: "transit/keys/jwt", capability: "read"}
+	run := func(errs ...error) error {
+		i, retries := 0, len(errs)-1
+		if retries == 0 {
+			retries = -1 // Retries 0 means the default
+		}
+		_, err := call(context.Background(), &Vault{Retries: retries, Backoff: 1}, op, func(context.Context) (int, error) {
+			e := errs[i]
+			i++
+			return 0, e
+		})
+		return &Error{Origin: Origin{Source: "vault-transit:transit/jwt"}, Err: err}
+	}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"5xx after retries", run(&api.ResponseError{StatusCode: 503}, &api.ResponseError{StatusCode: 500}), true},
+		{"unreachable", run(&url.Error{Op: "Get", URL: "http://x", Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}), true},
+		{"sealed", run(&api.ResponseError{StatusCode: 503, Errors: []string{"Vault is sealed"}}), true},
+		{"denied is a misconfiguration", run(&api.ResponseError{StatusCode: 403}), false},
+		{"not found is a misconfiguration", run(&api.ResponseError{StatusCode: 404}), false},
+		{"garbage is not an outage", run(errors.New("decoding the answer")), false},
+		{"another source's error", &Error{Err: ErrNoKeys}, false},
+	}
+	for _, tt := range tests {
+		if got := IsUnavailable(tt.err); got != tt.want {
+			t.Errorf("%s: IsUnavailable(%v) = %v, want %v", tt.name, tt.err, got, tt.want)
+		}
+	}
+}

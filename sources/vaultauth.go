@@ -230,7 +230,7 @@ func redact(err error, secrets ...string) error {
 	}
 	var ve *vaultError
 	if errors.As(err, &ve) {
-		return &vaultError{kind: ve.kind, msg: msg, fix: ve.fix}
+		return &vaultError{kind: ve.kind, msg: msg, fix: ve.fix, transient: ve.transient}
 	}
 	return errors.New(msg)
 }

@@ -163,19 +163,23 @@ func call[T any](ctx context.Context, v *Vault, op vaultOp, fn func(ctx context.
 		if !retry {
 			return zero, cerr
 		}
+		if ve, ok := cerr.(*vaultError); ok {
+			ve.transient = true
+		}
 		last = cerr
 	}
 	if ve, ok := last.(*vaultError); ok {
-		return zero, &vaultError{kind: ve.kind, msg: fmt.Sprintf("%s (after %d attempts)", ve.msg, attempts), fix: ve.fix}
+		return zero, &vaultError{kind: ve.kind, msg: fmt.Sprintf("%s (after %d attempts)", ve.msg, attempts), fix: ve.fix, transient: ve.transient}
 	}
 	return zero, last
 }
 
 // vaultError is a classified Vault failure: a sentinel Kind, the message, and how to fix it.
 type vaultError struct {
-	kind error
-	msg  string
-	fix  string
+	kind      error
+	msg       string
+	fix       string
+	transient bool // Vault may answer later: unreachable, timed out, 429 or 5xx
 }
 
 func (e *vaultError) Error() string { return e.msg }
@@ -183,6 +187,16 @@ func (e *vaultError) Unwrap() error { return e.kind }
 
 func vErr(kind error, fix, format string, a ...any) *vaultError {
 	return &vaultError{kind: kind, msg: kind.Error() + ": " + fmt.Sprintf(format, a...), fix: fix}
+}
+
+// IsUnavailable reports whether err means the source could not be reached rather than that it
+// is wrong: Vault unreachable or timing out, sealed, or answering 429/5xx after every retry.
+// An optional source failing this way keeps its live keys at publication (publish.Build
+// records it in Set.Unavailable) instead of dropping them; any other failure still stops the
+// run.
+func IsUnavailable(err error) bool {
+	var ve *vaultError
+	return errors.As(err, &ve) && (ve.transient || ve.kind == ErrVaultSealed)
 }
 
 // vaultFix returns the fix of a classified Vault error, for sources.Error.
