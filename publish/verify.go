@@ -215,7 +215,11 @@ func Verify(doc []byte, origin sources.Origin, opts VerifyOptions) (*Set, error)
 	}
 	for i, k := range keys {
 		if len(missing[i]) > 0 {
-			warnings = append(warnings, fmt.Sprintf("%s: %s: no %s member; verifiers may not select or accept this key", k.Origin, label(k.KID, i), strings.Join(missing[i], ", ")))
+			at := k.Origin.String() // names the key's index in the document
+			if k.KID != "" {
+				at += ": " + label(k.KID, i)
+			}
+			warnings = append(warnings, fmt.Sprintf("%s: no %s member; verifiers may not select or accept this key", at, strings.Join(missing[i], ", ")))
 		}
 	}
 	set.Warnings = append(warnings, set.Warnings...)

@@ -123,6 +123,9 @@ func TestVerify(t *testing.T) {
 				if len(set.Warnings) != tt.warnings {
 					t.Errorf("warnings = %q, want %d", set.Warnings, tt.warnings)
 				}
+				if tt.name == "missing kid alg use warns" && set.Warnings[0] != "https://x/jwks.json key 0: no kid, alg, use member; verifiers may not select or accept this key" {
+					t.Errorf("warning = %q", set.Warnings[0])
+				}
 			}
 		})
 	}
