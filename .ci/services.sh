@@ -78,6 +78,7 @@ start_vault() {
 	{
 		echo "export JWKSPUB_IT_VAULT_ADDR=$addr"
 		echo "export JWKSPUB_IT_VAULT_TOKEN=root"
+		echo "export JWKSPUB_IT_VAULT_BIN=$(command -v vault)"
 	} >> "$ENVFILE"
 }
 

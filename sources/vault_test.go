@@ -2,6 +2,8 @@ package sources
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -356,5 +358,14 @@ func TestIsUnavailable(t *testing.T) {
 		if got := IsUnavailable(tt.err); got != tt.want {
 			t.Errorf("%s: IsUnavailable(%v) = %v, want %v", tt.name, tt.err, got, tt.want)
 		}
+	}
+}
+
+func TestClassifyCertificateErrors(t *testing.T) {
+	op := vaultOp{path: "transit/keys/jwt", capability: "read"}
+	err := &url.Error{Op: "Get", URL: "https://vault:8200/v1/transit/keys/jwt", Err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}}
+	got, retry := (&Vault{}).classify(op, err, false)
+	if retry || !errors.Is(got, ErrVaultUnreachable) || !strings.Contains(vaultFix(got), "VAULT_CACERT") {
+		t.Errorf("classify = %v (retry %v, fix %q); want a final unreachable error pointing at VAULT_CACERT", got, retry, vaultFix(got))
 	}
 }

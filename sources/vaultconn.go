@@ -2,6 +2,8 @@ package sources
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -245,8 +247,17 @@ func (v *Vault) classify(op vaultOp, err error, timedOut bool) (error, bool) {
 	if timedOut || errors.Is(err, context.DeadlineExceeded) {
 		return vErr(ErrVaultUnreachable, "check VAULT_ADDR and Vault's health, or raise --vault-timeout", "%s: no answer within %s", op.path, v.timeout()), true
 	}
-	var ue *url.Error
-	var ne net.Error
+	var (
+		ue *url.Error
+		ne net.Error
+		ce *tls.CertificateVerificationError
+		ua x509.UnknownAuthorityError
+		hn x509.HostnameError
+	)
+	if errors.As(err, &ce) || errors.As(err, &ua) || errors.As(err, &hn) {
+		// Retrying cannot fix a certificate Vault's CA does not vouch for.
+		return vErr(ErrVaultUnreachable, "set VAULT_CACERT to the CA that signed Vault's certificate, and check VAULT_ADDR's host name", "%s: %v", op.path, scrubURLError(err)), false
+	}
 	if errors.As(err, &ue) || errors.As(err, &ne) {
 		return vErr(ErrVaultUnreachable, "check VAULT_ADDR (and VAULT_CACERT for TLS) and that Vault is running", "%s: %v", op.path, scrubURLError(err)), true
 	}
