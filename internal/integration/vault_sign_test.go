@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -209,7 +210,24 @@ func TestVaultTransitSignRoundTrip(t *testing.T) {
 		t.Error("Go accepted a token signed by version 1 under version 2's kid")
 	}
 
+	// The probes `verify --vault-sign-test` signs (sources.Transit.SignJWT), at version 2.
+	var probes []signedToken
+	for _, c := range cases {
+		name := strings.ToLower(c.alg)
+		tr := vaultSource(t, v, sources.Spec{Spec: "vault-transit:" + mount + "/" + name, Alg: c.alg}).(*sources.Transit)
+		now := time.Now().Unix()
+		tok, err := tr.SignJWT(context.Background(), 2, c.alg, name+"-v2", map[string]any{"iss": "https://issuer.test", "aud": "verifiers", "iat": now, "exp": now + 300})
+		if err != nil {
+			t.Fatalf("SignJWT %s: %v", c.alg, err)
+		}
+		probes = append(probes, signedToken{Alg: c.alg, Token: tok})
+		if _, err := jwt.Parse([]byte(tok), jwt.WithKeySet(goSet), jwt.WithAudience("verifiers")); err != nil {
+			t.Errorf("%s: Go (jwx) rejects the SignJWT probe: %v", c.alg, err)
+		}
+	}
+
 	all := append(append([]signedToken{}, tokens...), signedToken{Alg: "PS256", Token: maxSalt}, signedToken{Alg: "ES256", Token: wrongKID})
+	all = append(all, probes...)
 	for _, verifier := range []string{"pyjwt", "jose"} {
 		t.Run(verifier, func(t *testing.T) {
 			lines := externalVerify(t, verifier, doc, all)
@@ -224,6 +242,11 @@ func TestVaultTransitSignRoundTrip(t *testing.T) {
 			}
 			if got := lines[len(cases)+1]; got == "ok" {
 				t.Errorf("%s accepted a token under the wrong version's kid", verifier)
+			}
+			for i, c := range cases {
+				if got := lines[len(cases)+2+i]; got != "ok" {
+					t.Errorf("%s rejects the %s probe of verify --vault-sign-test: %s", verifier, c.alg, got)
+				}
 			}
 		})
 	}
