@@ -72,6 +72,7 @@ release-check:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	.ci/bench-build.sh
+	.ci/bench-nginx.sh
 
 clean:
 	rm -f jwkspub

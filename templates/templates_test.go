@@ -55,7 +55,7 @@ func TestRenderSettings(t *testing.T) {
 		`add_header Cache-Control "public, max-age=60, stale-if-error=86400";`,
 		"default_type application/jwk-set+json;",
 		"location = /.well-known/jwks.json {",
-		"access_log /var/tmp/access.log jwkspub_json;",
+		"access_log /var/tmp/access.log jwkspub_json buffer=32k flush=1s;",
 		"client_body_temp_path /run/nginx/client_body;",
 		"server_tokens off;",
 		"autoindex off;",
@@ -71,6 +71,16 @@ func TestRenderSettings(t *testing.T) {
 		if !strings.Contains(docker, want) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
+	}
+
+	p = Defaults()
+	p.AccessLog = "off"
+	out, err = Render(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conf := string(out[NginxConf]); !strings.Contains(conf, "\n    access_log off;\n") || strings.Contains(conf, "access_log off jwkspub_json") {
+		t.Error("access log off is not rendered as access_log off")
 	}
 
 	p = Defaults()

@@ -213,10 +213,27 @@ type accessLine struct {
 	UserAgent     string `json:"user_agent"`
 }
 
+// waitAccessLog polls the access log until done accepts its lines, for up to 5 seconds (the
+// configuration buffers the log and flushes it every second), and returns the last lines read.
+func (s *nginxServer) waitAccessLog(t *testing.T, done func([]accessLine) bool) []accessLine {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		lines := s.accessLog(t)
+		if done(lines) || time.Now().After(deadline) {
+			return lines
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // accessLog parses every line nginx has logged so far; a line that is not JSON fails the test.
 func (s *nginxServer) accessLog(t *testing.T) []accessLine {
 	t.Helper()
 	b, err := os.ReadFile(s.AccessLog)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

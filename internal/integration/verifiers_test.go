@@ -323,15 +323,24 @@ func checkResults(t *testing.T, verifier string, cases []tokenCase, got map[stri
 // (its own query string) and got the document.
 func fetchedThroughNginx(t *testing.T, srv *nginxServer, verifiers ...string) {
 	t.Helper()
-	lines := srv.accessLog(t)
-	for _, v := range verifiers {
-		found := false
+	fetched := func(lines []accessLine, v string) bool {
 		for _, l := range lines {
 			if l.Method == "GET" && l.URI == "/.well-known/jwks.json?verifier="+v && l.Status == 200 && l.BodyBytesSent > 0 {
-				found = true
+				return true
 			}
 		}
-		if !found {
+		return false
+	}
+	lines := srv.waitAccessLog(t, func(lines []accessLine) bool {
+		for _, v := range verifiers {
+			if !fetched(lines, v) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, v := range verifiers {
+		if !fetched(lines, v) {
 			t.Errorf("the access log has no 200 for %s's JWKS fetch", v)
 		}
 	}
