@@ -246,6 +246,14 @@ func (v *Vault) mountOf(ctx context.Context, path string) (kvMount, error) {
 	}
 	v.mu.Unlock()
 	sec, err := v.read(ctx, "sys/internal/ui/mounts/"+path, nil)
+	if errors.Is(err, ErrVaultDenied) && !strings.Contains(err.Error(), "invalid or expired") {
+		// Vault answers this 403 both when nothing is mounted there and when the policy grants
+		// nothing on the path: name both, with the paths a policy would use.
+		first, rest, _ := strings.Cut(path, "/")
+		return kvMount{}, vErr(ErrVaultDenied,
+			fmt.Sprintf("check the mount name (vault secrets list); grant %q on %q (KV v2) or on %q (KV v1)", "read", first+"/data/"+rest, path),
+			"%s: Vault will not say which KV mount holds it: nothing is mounted there, or the token's policy grants nothing on it", path)
+	}
 	if err != nil {
 		return kvMount{}, err
 	}

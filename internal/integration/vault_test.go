@@ -367,6 +367,31 @@ func TestVaultKV(t *testing.T) {
 			if !errors.Is(err, sources.ErrVaultNotFound) {
 				t.Errorf("missing secret: %v", err)
 			}
+			_, err = vaultSource(t, v, sources.Spec{Spec: "vault-kv:no-such-kv/team/jwt#pem"}).Keys(context.Background())
+			if !errors.Is(err, sources.ErrVaultDenied) || !strings.Contains(err.Error(), "nothing is mounted there, or the token's policy grants nothing") ||
+				!strings.Contains(err.Error(), `"no-such-kv/data/team/jwt" (KV v2)`) {
+				t.Errorf("wrong mount: %v", err)
+			}
+			// A policy for another secret: the read is refused naming the exact path to grant.
+			pol := vaultName("kv-other")
+			if err := e.root.Sys().PutPolicy(pol, `path "`+mount+`/data/team/other" { capabilities = ["read"] }
+path "`+mount+`/team/other" { capabilities = ["read"] }`); err != nil {
+				t.Fatal(err)
+			}
+			defer e.root.Sys().DeletePolicy(pol)
+			tok, err := e.root.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{pol}, TTL: "5m"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			limited := &sources.Vault{Client: vaultClient(t, e.addr, tok.Auth.ClientToken)}
+			_, err = vaultSource(t, limited, spec("pem")).Keys(context.Background())
+			aclPath := mount + "/team/jwt"
+			if kvVersion == "2" {
+				aclPath = mount + "/data/team/jwt"
+			}
+			if !errors.Is(err, sources.ErrVaultDenied) || !strings.Contains(err.Error(), `must grant "read" on "`+aclPath+`"`) {
+				t.Errorf("denied: %v", err)
+			}
 			if kvVersion == "1" {
 				_, err = vaultSource(t, v, sources.Spec{Spec: "vault-kv:" + mount + "/team/jwt?version=1#pem"}).Keys(context.Background())
 				if err == nil || !strings.Contains(err.Error(), "KV v1 mount, which has no versions") {
