@@ -67,6 +67,7 @@ func newApp(e env) *cli.App {
 			renderCommand(e),
 			keygenCommand(e),
 			versionCommand(e),
+			completionCommand(e),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 0 {

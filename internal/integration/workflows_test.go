@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,5 +106,34 @@ func TestWorkflowsPinnedAndLeastPrivilege(t *testing.T) {
 				t.Errorf("%s: job %s widens permissions to %v", name, job, p)
 			}
 		}
+	}
+}
+
+// TestSystemdExample runs systemd-analyze verify on the example units, with the unit's binary
+// path pointing at a freshly built jwkspub: directives, sandboxing options and the timer's
+// calendar expression must all be ones systemd accepts.
+func TestSystemdExample(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Fatalf("systemd-analyze is needed: %v", err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "jwkspub")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/jwkspub").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, name := range []string{"jwkspub.service", "jwkspub.timer"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot, "examples/systemd", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unit := strings.ReplaceAll(string(data), "/usr/local/bin/jwkspub", bin)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(unit), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(analyze, "verify", "--man=no", filepath.Join(dir, "jwkspub.service"), filepath.Join(dir, "jwkspub.timer"))
+	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }

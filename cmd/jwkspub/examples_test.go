@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+	"gopkg.in/yaml.v3"
+
+	"github.com/jwkspub/jwkspub/publish"
+)
+
+// checkInvocation fails when args (a jwkspub command line without the program) names a
+// command or flag jwkspub does not have, or when env names a JWKSPUB_ variable that no flag of
+// the command reads: examples rot silently when a flag is renamed.
+func checkInvocation(t *testing.T, where string, args []string, env []string) {
+	t.Helper()
+	app := newApp(env0())
+	if len(args) == 0 {
+		t.Errorf("%s: no command", where)
+		return
+	}
+	cmd := app.Command(args[0])
+	if cmd == nil {
+		t.Errorf("%s: no command %q", where, args[0])
+		return
+	}
+	names, envs := map[string]bool{}, map[string]bool{}
+	for _, f := range cmd.Flags {
+		for _, n := range f.Names() {
+			names[n] = true
+		}
+		if d, ok := f.(cli.DocGenerationFlag); ok {
+			for _, e := range d.GetEnvVars() {
+				envs[e] = true
+			}
+		}
+	}
+	for _, a := range args[1:] {
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !names[name] {
+			t.Errorf("%s: %s has no flag --%s", where, args[0], name)
+		}
+	}
+	for _, e := range env {
+		if strings.HasPrefix(e, "JWKSPUB_") && !envs[e] {
+			t.Errorf("%s: %s reads no %s", where, args[0], e)
+		}
+	}
+}
+
+func env0() env {
+	return env{stdout: io.Discard, stderr: io.Discard, lookup: func(string) (string, bool) { return "", false }}
+}
+
+func TestExampleSystemdUnit(t *testing.T) {
+	f, err := os.Open("../../examples/systemd/jwkspub.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var env []string
+	var execs [][]string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if !ok || strings.HasPrefix(k, "#") {
+			continue
+		}
+		switch k {
+		case "Environment":
+			name, _, _ := strings.Cut(v, "=")
+			env = append(env, name)
+		case "ExecStart", "ExecStartPost":
+			fields := strings.Fields(v)
+			if fields[0] != "/usr/local/bin/jwkspub" {
+				t.Errorf("%s runs %s", k, fields[0])
+			}
+			execs = append(execs, fields[1:])
+		case "DynamicUser":
+			if v != "yes" {
+				t.Errorf("DynamicUser=%s: the job needs no account of its own", v)
+			}
+		}
+	}
+	if len(execs) != 2 {
+		t.Fatalf("found %d jwkspub commands, want publish and verify", len(execs))
+	}
+	// The variables go to publish, which reads the sources; verify reads the same Vault ones.
+	for i, args := range execs {
+		checkInvocation(t, "jwkspub.service", args, env)
+		if i == 0 && !slices.Contains(args, "--metrics-file") {
+			t.Error("publish writes no metrics file")
+		}
+	}
+}
+
+func TestExampleKubernetesCronJob(t *testing.T) {
+	data, err := os.ReadFile("../../examples/kubernetes/cronjob.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var (
+		config  string
+		cronjob map[string]any
+	)
+	for {
+		var doc map[string]any
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		switch doc["kind"] {
+		case "ConfigMap":
+			config, _ = dig(doc, "data", "jwkspub.yaml").(string)
+		case "CronJob":
+			cronjob = doc
+		}
+	}
+	// The configuration it mounts is one jwkspub accepts.
+	if _, err := publish.ParseConfig([]byte(config), "cronjob.yaml ConfigMap"); err != nil {
+		t.Errorf("the ConfigMap's configuration: %v", err)
+	}
+	if cronjob == nil {
+		t.Fatal("no CronJob")
+	}
+	if got := dig(cronjob, "spec", "concurrencyPolicy"); got != "Forbid" {
+		t.Errorf("concurrencyPolicy %v: two rotations could overlap", got)
+	}
+	pod := dig(cronjob, "spec", "jobTemplate", "spec", "template", "spec")
+	if dig(pod, "securityContext", "runAsNonRoot") != true {
+		t.Error("pod may run as root")
+	}
+	containers, _ := dig(pod, "containers").([]any)
+	if len(containers) != 1 {
+		t.Fatalf("%d containers", len(containers))
+	}
+	c := containers[0]
+	for path, want := range map[string]any{
+		"securityContext.readOnlyRootFilesystem":   true,
+		"securityContext.allowPrivilegeEscalation": false,
+	} {
+		if got := dig(c, strings.Split(path, ".")...); got != want {
+			t.Errorf("container %s = %v, want %v", path, got, want)
+		}
+	}
+	if drop, _ := dig(c, "securityContext", "capabilities", "drop").([]any); !slices.Contains(drop, any("ALL")) {
+		t.Errorf("capabilities drop %v, want ALL", drop)
+	}
+	for _, r := range []string{"requests.cpu", "requests.memory", "limits.cpu", "limits.memory"} {
+		if dig(c, append([]string{"resources"}, strings.Split(r, ".")...)...) == nil {
+			t.Errorf("no resources.%s", r)
+		}
+	}
+	var args, env []string
+	for _, a := range dig(c, "args").([]any) {
+		args = append(args, a.(string))
+	}
+	for _, e := range dig(c, "env").([]any) {
+		env = append(env, dig(e, "name").(string))
+	}
+	checkInvocation(t, "cronjob.yaml", args, env)
+}
+
+// dig walks nested YAML maps; nil when a key is missing.
+func dig(v any, path ...string) any {
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
