@@ -1,8 +1,8 @@
 // Package sources is where keys enter jwkspub.
 //
-// A Source turns one spec (file:..., env:..., env-prefix:..., and later vault-*) into Keys that
-// carry their public material in a neutral form plus their provenance, so that every later
-// refusal can name exactly where a key came from. Sources parse and decode; they do not judge
+// A Source turns one spec (file:..., env:..., env-prefix:..., vault-transit:..., vault-kv:...,
+// vault-oidc:) into Keys that carry their public material in a neutral form plus their
+// provenance, so that every later refusal can name exactly where a key came from. Sources parse and decode; they do not judge
 // key strength, algorithms or duplicates: that is publish.Assemble's job, which reports every
 // violation at once.
 //

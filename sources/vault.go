@@ -87,6 +87,7 @@ var transitSigning = map[string]string{
 
 type transitKey struct {
 	Type                 string                     `json:"type"`
+	Derived              bool                       `json:"derived"`
 	LatestVersion        int                        `json:"latest_version"`
 	MinDecryptionVersion int                        `json:"min_decryption_version"`
 	MinAvailableVersion  int                        `json:"min_available_version"`
@@ -122,6 +123,10 @@ func (t *Transit) Keys(ctx context.Context) ([]Key, error) {
 	if !ok {
 		return fail(fmt.Errorf("key type %q cannot sign JWTs", tk.Type),
 			"use a Transit key of type rsa-2048, rsa-3072, rsa-4096, ecdsa-p256, ecdsa-p384, ecdsa-p521 or ed25519")
+	}
+	if tk.Derived {
+		return fail(fmt.Errorf("key %q is derived: each signing context has its own public key, so there is none to publish", t.Name),
+			"use a Transit key created without derived=true")
 	}
 	versions := TransitVersions(tk.LatestVersion, tk.MinDecryptionVersion, tk.MinAvailableVersion, t.Window)
 	if len(versions) == 0 {
@@ -455,6 +460,9 @@ func newVault(kind, arg string, s Spec, opts Options, d Defaults) (Source, error
 		}
 		return &KV{Path: path, Field: field, Version: version, Vault: opts.Vault, Optional: s.Optional, Opts: opts, Defaults: d}, nil
 	case "vault-oidc":
+		if s.Versions != "" {
+			return nil, fmt.Errorf("source %q: versions applies to vault-transit; Vault publishes every OIDC key still valid", s.Spec)
+		}
 		o := &OIDC{Vault: opts.Vault, Optional: s.Optional, Opts: opts, Defaults: d}
 		if arg != "" {
 			p, ok := strings.CutPrefix(arg, "provider/")

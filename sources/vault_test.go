@@ -126,6 +126,7 @@ func TestNewVaultSpecs(t *testing.T) {
 		{spec: Spec{Spec: "vault-oidc:"}, want: "vault-oidc:"},
 		{spec: Spec{Spec: "vault-oidc:provider/default"}, want: "vault-oidc:provider/default"},
 		{spec: Spec{Spec: "vault-oidc:keys"}, wantErr: "vault-oidc:provider/NAME"},
+		{spec: Spec{Spec: "vault-oidc:", Versions: "latest"}, wantErr: "versions applies to vault-transit"},
 		{spec: Spec{Spec: "vault-transit:transit/jwt"}, noClient: true, wantErr: "set VAULT_ADDR"},
 	}
 	for _, tt := range tests {

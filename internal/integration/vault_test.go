@@ -216,6 +216,13 @@ func TestVaultTransitKeyTypes(t *testing.T) {
 			t.Fatalf("error = %v", err)
 		}
 	})
+	t.Run("a derived key", func(t *testing.T) {
+		e.write(t, mount+"/keys/derived", map[string]any{"type": "ed25519", "derived": true})
+		_, err := vaultSource(t, v, sources.Spec{Spec: "vault-transit:" + mount + "/derived"}).Keys(context.Background())
+		if err == nil || !strings.Contains(err.Error(), `key "derived" is derived`) {
+			t.Fatalf("error = %v", err)
+		}
+	})
 	t.Run("wrong key", func(t *testing.T) {
 		_, err := vaultSource(t, v, sources.Spec{Spec: "vault-transit:" + mount + "/nope"}).Keys(context.Background())
 		if !errors.Is(err, sources.ErrVaultNotFound) || !strings.Contains(err.Error(), mount+"/keys/nope does not exist") {
