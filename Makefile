@@ -3,7 +3,7 @@ GO        ?= go
 CACHE     ?= $(HOME)/.cache/jwkspub
 FUZZTIME  ?= 5s
 # Fuzz targets run briefly on every test run: package:FuzzName.
-FUZZ_TARGETS = ./sources:FuzzParsePEM ./sources:FuzzParseJWK ./sources:FuzzParseEnvValue ./publish:FuzzParseConfig ./publish:FuzzParseDockerfile ./publish:FuzzParseState ./publish:FuzzParseLive
+FUZZ_TARGETS = ./sources:FuzzParsePEM ./sources:FuzzParseJWK ./sources:FuzzParseEnvValue ./publish:FuzzParseConfig ./publish:FuzzParseDockerfile ./publish:FuzzParseState ./publish:FuzzParseLive ./templates:FuzzRender
 FUZZ_TARGETS += ./sources:FuzzParseKVSpec
 FUZZ_TARGETS += ./publish:FuzzWriteMetrics
 FUZZ_TARGETS += ./publish:FuzzCheckPublicOnly ./publish:FuzzVerify

@@ -95,8 +95,7 @@ func startNginx(t *testing.T, set *publish.SetConfig, keys *publish.Set) *nginxS
 	if s.stderr, err = os.Create(filepath.Join(t.TempDir(), "nginx.stderr")); err != nil {
 		t.Fatal(err)
 	}
-	s.cmd = exec.Command(nginxBin, "-p", s.Dir+"/", "-c", filepath.Join(s.Dir, "nginx.conf"), "-e", "stderr",
-		"-g", "daemon off; pid "+filepath.Join(s.runDir, "nginx.pid")+";")
+	s.cmd = exec.Command(nginxBin, s.entrypointArgs(t)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.stderr, s.stderr
 	if asRoot {
 		s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobodyID, Gid: nobodyID}}
@@ -114,6 +113,12 @@ func startNginx(t *testing.T, set *publish.SetConfig, keys *publish.Set) *nginxS
 		case <-time.After(10 * time.Second):
 			_ = s.cmd.Process.Kill()
 			<-exited
+		}
+		// A read-only root filesystem shows up as nginx failing to write somewhere: it may only
+		// write under the run directory (the image's /tmp).
+		if text := s.stderrText(); strings.Contains(text, "[alert]") || strings.Contains(text, "[crit]") ||
+			strings.Contains(text, "[emerg]") || strings.Contains(text, "Permission denied") {
+			t.Errorf("nginx reported problems:\n%s", text)
 		}
 		s.stderr.Close()
 	})
@@ -140,6 +145,37 @@ func startNginx(t *testing.T, set *publish.SetConfig, keys *publish.Set) *nginxS
 		t.Fatalf("nginx master runs as root")
 	}
 	return s
+}
+
+// entrypointArgs are the arguments of the rendered Dockerfile's ENTRYPOINT, with the image's
+// paths mapped to this server's: the context directory for /srv/jwkspub, the run directory
+// (writable, like the image's tmpfs) for the pid file. So the test runs the image's command.
+func (s *nginxServer) entrypointArgs(t *testing.T) []string {
+	t.Helper()
+	docker, err := os.ReadFile(filepath.Join(s.Dir, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	for _, line := range strings.Split(string(docker), "\n") {
+		if v, ok := strings.CutPrefix(line, "ENTRYPOINT "); ok {
+			if err := json.Unmarshal([]byte(v), &args); err != nil {
+				t.Fatalf("ENTRYPOINT is not an exec-form array: %v", err)
+			}
+		}
+	}
+	if len(args) < 2 || args[0] != "nginx" {
+		t.Fatalf("the Dockerfile's ENTRYPOINT %q does not run nginx", args)
+	}
+	pid := "pid /tmp/nginx.pid;"
+	for i, a := range args[1:] {
+		a = strings.ReplaceAll(a, "/srv/jwkspub", s.Dir)
+		if !strings.Contains(a, pid) && strings.Contains(a, "pid ") {
+			t.Fatalf("ENTRYPOINT argument %q: the pid file is not %s", a, pid)
+		}
+		args[i+1] = strings.ReplaceAll(a, pid, "pid "+filepath.Join(s.runDir, "nginx.pid")+";")
+	}
+	return args[1:]
 }
 
 // render writes the context for set into s.Dir, as `jwkspub render` does, with the listen
