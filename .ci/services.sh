@@ -100,6 +100,7 @@ apt_install() {
 JOSE_VERSION=6.2.18
 nginx_verifiers() {
 	apt_install nginx python3-jwt python3-cryptography wrk
+	command -v node >/dev/null || apt_install nodejs npm
 	local node_dir=$CACHE/jose # its own directory: other sections keep their npm trees
 	if ! grep -qs "\"version\": \"$JOSE_VERSION\"" "$node_dir/node_modules/jose/package.json"; then
 		log "npm install jose@$JOSE_VERSION into $node_dir"
