@@ -204,7 +204,7 @@ var setNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 func (c *Config) Validate() error {
 	var errs []error
 	if len(c.Sets) == 0 {
-		return errors.New("no sets: add at least one under sets:")
+		return errors.New(`no sets: add at least one set under "sets"`)
 	}
 	seen := map[string]bool{}
 	for i := range c.Sets {

@@ -103,13 +103,6 @@ func (o Options) logger() *slog.Logger {
 	return o.Logger
 }
 
-func (o Options) now() time.Time {
-	if o.Now == nil {
-		return time.Now()
-	}
-	return o.Now()
-}
-
 func (o Options) lookup(name string) (string, bool) {
 	if o.Lookup == nil {
 		return "", false
