@@ -218,7 +218,7 @@ func (v *Vault) classify(op vaultOp, err error, timedOut bool) (error, bool) {
 	if errors.As(err, &re) {
 		msgs := strings.Join(re.Errors, "; ")
 		switch {
-		case op.login && re.StatusCode == 403 && strings.HasPrefix(op.path, "auth/"):
+		case op.login && re.StatusCode == 403 && strings.HasPrefix(op.path, "auth/") && strings.TrimSpace(strings.ToLower(msgs)) == "permission denied":
 			// Vault answers 403, not 404, for a login path where no auth method is mounted.
 			return vErr(ErrVaultLogin, "check --vault-auth-mount against `vault auth list`, and the credentials", "%s: HTTP 403: %s (is an auth method mounted there?)", op.path, orNone(msgs)), false
 		case op.login && (re.StatusCode == 400 || re.StatusCode == 401 || re.StatusCode == 403):

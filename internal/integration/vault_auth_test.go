@@ -359,6 +359,9 @@ func TestVaultAuthKubernetes(t *testing.T) {
 		if !errors.Is(err, sources.ErrVaultLogin) || !strings.Contains(err.Error(), "service account name not authorized") {
 			t.Fatalf("error = %v", err)
 		}
+		if strings.Contains(err.Error(), "is an auth method mounted there") {
+			t.Errorf("a refusal by a mounted method is blamed on the mount: %v", err)
+		}
 	})
 	t.Run("no such role", func(t *testing.T) {
 		tok := saToken(t, "jwkspub")
