@@ -68,6 +68,7 @@ type Vault struct {
 
 	mu       sync.Mutex
 	loggedIn bool
+	loginErr error
 	kvMounts map[string]kvMount // detected KV mounts by path, so each mount is asked once
 }
 
@@ -118,7 +119,15 @@ func (v *Vault) ready(ctx context.Context) error {
 	if v.loggedIn || v.Login == nil {
 		return nil
 	}
+	if v.loginErr != nil {
+		// One failed login (after its retries) is the answer for every source of the run:
+		// trying again per source would only multiply the wait during an outage.
+		return v.loginErr
+	}
 	if err := v.Login.login(ctx, v); err != nil {
+		if ctx.Err() == nil {
+			v.loginErr = err
+		}
 		return err
 	}
 	v.loggedIn = true

@@ -186,3 +186,29 @@ func TestVaultFaults(t *testing.T) {
 		}
 	})
 }
+
+// TestVaultLoginOnceDuringOutage: with Vault down, the login is tried once (with its retries)
+// for the whole run, not once per source.
+func TestVaultLoginOnceDuringOutage(t *testing.T) {
+	e := newVaultEnv(t)
+	addr, n := vaultFaultProxy(t, e.addr, func(_ int64, w http.ResponseWriter, _ *http.Request) bool {
+		writeVaultError(w, 503, "no healthy upstream")
+		return true
+	})
+	c := vaultClient(t, addr, "")
+	c.ClearToken()
+	v := &sources.Vault{Client: c, Retries: 1, Backoff: time.Millisecond,
+		Login: &sources.VaultLogin{Method: sources.AuthAppRole, RoleID: "r", SecretID: "s3cr3t-id"}}
+	for _, spec := range []string{"vault-transit:transit/a", "vault-transit:transit/b", "vault-kv:secret/jwt#pem"} {
+		_, err := vaultSource(t, v, sources.Spec{Spec: spec}).Keys(context.Background())
+		if !sources.IsUnavailable(err) || !strings.Contains(err.Error(), "auth/approle/login: HTTP 503") {
+			t.Fatalf("%s: error = %v", spec, err)
+		}
+		if strings.Contains(err.Error(), "s3cr3t-id") {
+			t.Fatalf("error reveals the secret id: %v", err)
+		}
+	}
+	if got := n.Load(); got != 2 {
+		t.Errorf("%d requests for three sources, want 2 (one login and its retry)", got)
+	}
+}
