@@ -4,6 +4,8 @@ package integration
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,5 +137,126 @@ func TestSystemdExample(t *testing.T) {
 	cmd := exec.Command(analyze, "verify", "--man=no", filepath.Join(dir, "jwkspub.service"), filepath.Join(dir, "jwkspub.timer"))
 	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// TestCompositeAction runs action.yml's steps the way the runner does for a composite action:
+// each step's env with ${{ inputs.* }} filled from the inputs (or their defaults), its run
+// script under bash -e, GITHUB_ACTION_PATH at the repository, GITHUB_ENV carried from step to
+// step, and the action's outputs read from the rotate step's GITHUB_OUTPUT.
+func TestCompositeAction(t *testing.T) {
+	var action struct {
+		Inputs map[string]struct {
+			Default string `yaml:"default"`
+		} `yaml:"inputs"`
+		Outputs map[string]struct {
+			Value string `yaml:"value"`
+		} `yaml:"outputs"`
+		Runs struct {
+			Using string `yaml:"using"`
+			Steps []struct {
+				ID    string            `yaml:"id"`
+				Shell string            `yaml:"shell"`
+				Env   map[string]string `yaml:"env"`
+				Run   string            `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"runs"`
+	}
+	data, err := os.ReadFile(filepath.Join(repoRoot, "action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, &action); err != nil {
+		t.Fatal(err)
+	}
+	if action.Runs.Using != "composite" {
+		t.Fatalf("runs.using %q", action.Runs.Using)
+	}
+	for _, want := range []string{"config", "set", "mode", "version"} {
+		if _, ok := action.Inputs[want]; !ok {
+			t.Errorf("no input %q", want)
+		}
+	}
+
+	dir := t.TempDir()
+	keys, _ := filepath.Abs(filepath.Join(repoRoot, "examples/keys"))
+	cfg := filepath.Join(dir, "jwkspub.yaml")
+	os.WriteFile(cfg, []byte("sets:\n  - name: prod\n    sources: [file:"+keys+"/*.pub.pem]\n    targets: [file://"+dir+"/out/jwks.json]\n"), 0o644)
+	inputs := map[string]string{}
+	for k, v := range action.Inputs {
+		inputs[k] = v.Default
+	}
+	inputs["config"], inputs["set"], inputs["mode"] = cfg, "prod", "diff"
+
+	actionPath, _ := filepath.Abs(repoRoot)
+	runnerTemp := filepath.Join(dir, "runner")
+	os.Mkdir(runnerTemp, 0o700)
+	githubEnv := filepath.Join(dir, "github_env")
+	os.WriteFile(githubEnv, nil, 0o644)
+	inputRef := regexp.MustCompile(`^\$\{\{ inputs\.([a-z-]+) \}\}$`)
+	stepOutputs := map[string]map[string]string{}
+	for i, step := range action.Runs.Steps {
+		if step.Shell != "bash" {
+			t.Fatalf("step %d: shell %q", i, step.Shell)
+		}
+		output := filepath.Join(dir, fmt.Sprintf("output-%d", i))
+		env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+			"GITHUB_ACTION_PATH=" + actionPath, "RUNNER_TEMP=" + runnerTemp, "GITHUB_ENV=" + githubEnv,
+			"GITHUB_OUTPUT=" + output, "GITHUB_STEP_SUMMARY=" + filepath.Join(dir, "summary.md")}
+		// What earlier steps wrote to GITHUB_ENV.
+		prev, _ := os.ReadFile(githubEnv)
+		env = append(env, strings.Fields(string(prev))...)
+		for k, v := range step.Env {
+			if m := inputRef.FindStringSubmatch(v); m != nil {
+				val, ok := inputs[m[1]]
+				if !ok {
+					t.Fatalf("step %d: env %s uses unknown input %s", i, k, m[1])
+				}
+				v = val
+			}
+			env = append(env, k+"="+v)
+		}
+		cmd := exec.Command("bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", step.Run)
+		cmd.Dir = dir
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		t.Logf("step %d (%s):\n%s", i, step.ID, out)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		raw, _ := os.ReadFile(output)
+		outs := map[string]string{}
+		for _, line := range strings.Split(string(raw), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				outs[k] = v
+			}
+		}
+		stepOutputs[step.ID] = outs
+	}
+	stepRef := regexp.MustCompile(`^\$\{\{ steps\.([a-z-]+)\.outputs\.([a-z-]+) \}\}$`)
+	got := map[string]string{}
+	for name, o := range action.Outputs {
+		m := stepRef.FindStringSubmatch(o.Value)
+		if m == nil {
+			t.Fatalf("output %s: value %q", name, o.Value)
+		}
+		got[name] = stepOutputs[m[1]][m[2]]
+	}
+	if got["changed"] != "true" {
+		t.Errorf("changed = %q", got["changed"])
+	}
+	var kids []string
+	if err := json.Unmarshal([]byte(got["kids"]), &kids); err != nil || len(kids) != 3 {
+		t.Errorf("kids = %q (%v)", got["kids"], err)
+	}
+	var plan struct {
+		Changed bool `json:"changed"`
+	}
+	if err := json.Unmarshal([]byte(got["plan"]), &plan); err != nil || !plan.Changed {
+		t.Errorf("plan = %q (%v)", got["plan"], err)
+	}
+	// diff writes nothing.
+	if _, err := os.Stat(filepath.Join(dir, "out", "jwks.json")); err == nil {
+		t.Error("mode diff wrote the target")
 	}
 }
