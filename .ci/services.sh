@@ -2,11 +2,27 @@
 # Installs (once, cached in $CACHE) and starts the real services the integration suite talks to,
 # on loopback, and writes their addresses to $CACHE/services.env for `make integration`.
 # Usage: .ci/services.sh start | stop
+#
+# Starting is idempotent: a service whose pid file names a live process that answers its
+# readiness check is reused, so a developer's second `make integration` does not restart it.
 set -euo pipefail
 CACHE=${JWKSPUB_CACHE:-$HOME/.cache/jwkspub}
 mkdir -p "$CACHE/bin" "$CACHE/run"
 export PATH="$CACHE/bin:$PATH"
-ENVFILE=$CACHE/services.env
+# JWKSPUB_SERVICES_ENV lets parallel checkouts keep their own env file.
+ENVFILE=${JWKSPUB_SERVICES_ENV:-$CACHE/services.env}
+
+# Pinned versions: the ones the integration suite was last run against. Bump deliberately.
+# MinIO publishes no semver module tags, so the pin is its pseudo-version (RELEASE of 2026-02-12).
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+FAKE_GCS_VERSION=v1.56.1
+AZURITE_VERSION=3.37.0
+
+# Loopback ports, fixed so the cached env file stays valid while the services run.
+MINIO_PORT=${JWKSPUB_MINIO_PORT:-9000}
+FAKE_GCS_PORT=${JWKSPUB_FAKE_GCS_PORT:-4443}
+AZURITE_PORT=${JWKSPUB_AZURITE_PORT:-10000}
+
 
 log() { echo "services: $*" >&2; }
 
@@ -117,6 +133,87 @@ nginx_verifiers() {
 	} >> "$ENVFILE"
 }
 
+# bin_version BIN: the main module version `go version -m` records in a Go binary.
+bin_version() {
+	go version -m "$1" 2>/dev/null | awk '$1 == "mod" { print $3; exit }'
+}
+
+# go_tool NAME MODULE VERSION: installs MODULE@VERSION into $CACHE/bin unless that version is
+# already there.
+go_tool() {
+	local name=$1 mod=$2 ver=$3
+	if [ -x "$CACHE/bin/$name" ] && [ "$(bin_version "$CACHE/bin/$name")" = "$ver" ]; then
+		return 0
+	fi
+	log "installing $mod@$ver (minutes, once)"
+	GOBIN=$CACHE/bin go install "$mod@$ver"
+}
+
+start_minio() {
+	go_tool minio github.com/minio/minio "$MINIO_VERSION"
+	local url=http://127.0.0.1:$MINIO_PORT
+	if ! alive "$CACHE/run/minio.pid"; then
+		mkdir -p "$CACHE/run/minio-data"
+		MINIO_ROOT_USER=minioadmin MINIO_ROOT_PASSWORD=minioadmin MINIO_BROWSER=off \
+			nohup minio server --quiet --address "127.0.0.1:$MINIO_PORT" \
+			--console-address "127.0.0.1:$((MINIO_PORT + 1))" "$CACHE/run/minio-data" \
+			>"$CACHE/run/minio.log" 2>&1 &
+		echo $! >"$CACHE/run/minio.pid"
+	fi
+	wait_http "$url/minio/health/live" 60
+	# The well-known local credentials of this throwaway server, not secrets. The suite passes
+	# them to the AWS SDK through its standard environment chain.
+	cat >>"$ENVFILE" <<-EOF
+	export JWKSPUB_IT_S3_ENDPOINT=$url
+	export AWS_ACCESS_KEY_ID=minioadmin
+	export AWS_SECRET_ACCESS_KEY=minioadmin
+	export AWS_REGION=us-east-1
+	EOF
+}
+
+start_fake_gcs() {
+	go_tool fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_VERSION"
+	if ! alive "$CACHE/run/fake-gcs.pid"; then
+		nohup fake-gcs-server -scheme http -host 127.0.0.1 -port "$FAKE_GCS_PORT" \
+			-public-host "127.0.0.1:$FAKE_GCS_PORT" -external-url "http://127.0.0.1:$FAKE_GCS_PORT" \
+			-backend memory -log-level error >"$CACHE/run/fake-gcs.log" 2>&1 &
+		echo $! >"$CACHE/run/fake-gcs.pid"
+	fi
+	wait_http "http://127.0.0.1:$FAKE_GCS_PORT/storage/v1/b" 60
+	# STORAGE_EMULATOR_HOST is the Go storage client's own switch to the emulator.
+	cat >>"$ENVFILE" <<-EOF
+	export STORAGE_EMULATOR_HOST=127.0.0.1:$FAKE_GCS_PORT
+	EOF
+}
+
+start_azurite() {
+	local dir=$CACHE/node
+	if [ "$(cat "$dir/azurite.version" 2>/dev/null)" != "$AZURITE_VERSION" ]; then
+		log "installing azurite@$AZURITE_VERSION"
+		mkdir -p "$dir"
+		npm install --no-audit --no-fund --prefix "$dir" "azurite@$AZURITE_VERSION" >&2
+		echo "$AZURITE_VERSION" >"$dir/azurite.version"
+	fi
+	if ! alive "$CACHE/run/azurite.pid"; then
+		mkdir -p "$CACHE/run/azurite-data"
+		nohup "$dir/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$AZURITE_PORT" \
+			--location "$CACHE/run/azurite-data" --skipApiVersionCheck --silent --loose \
+			>"$CACHE/run/azurite.log" 2>&1 &
+		echo $! >"$CACHE/run/azurite.pid"
+	fi
+	# Azurite answers an unauthenticated request with an error status; any HTTP answer means ready.
+	local n=60
+	until curl -sS -o /dev/null "http://127.0.0.1:$AZURITE_PORT/devstoreaccount1?comp=list" 2>/dev/null; do
+		n=$((n - 1)); [ "$n" -gt 0 ] || { log "azurite not ready"; return 1; }
+		sleep 1
+	done
+	# Azurite's published development account key (documented by Microsoft, not a secret).
+	local key='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+	cat >>"$ENVFILE" <<-EOF
+	export AZURE_STORAGE_CONNECTION_STRING='DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$AZURITE_PORT/devstoreaccount1;'
+	EOF
+}
+
 start() {
 	: > "$ENVFILE"
 	# Each service section appends export lines to $ENVFILE. Sections are added by the
@@ -125,6 +222,9 @@ start() {
 	start_registry
 	start_vault
 	nginx_verifiers
+	start_minio
+	start_fake_gcs
+	start_azurite
 }
 
 stop() {
