@@ -70,6 +70,9 @@ type TargetConfig struct {
 	URL string `yaml:"url"`
 	// PublicURL is where verifiers fetch the document, for the discovery document's jwks_uri.
 	PublicURL string `yaml:"public_url"`
+	// PublicRead grants anonymous read on the objects written, where the store has per-object
+	// ACLs (s3, gs). Off by default: keep the bucket private behind a CDN.
+	PublicRead bool `yaml:"public_read"`
 }
 
 // Duration is a time.Duration that also accepts days ("90d").
@@ -284,6 +287,9 @@ func (s *SetConfig) validate() []string {
 			if u, err := url.Parse(t.PublicURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
 				add("targets[%d].public_url %q is not an http(s) URL", i, t.PublicURL)
 			}
+		}
+		if t.PublicRead && !strings.HasPrefix(t.URL, "s3://") && !strings.HasPrefix(t.URL, "gs://") {
+			add("targets[%d].public_read: only s3:// and gs:// objects have their own ACLs (for azblob set the container's public access level; better, keep it private behind a CDN)", i)
 		}
 	}
 	return errs

@@ -568,7 +568,8 @@ func (it *ImageTarget) readImage(ctx context.Context) (*Target, *LiveImage, erro
 			continue
 		}
 		h := headers[key]
-		if err := t.write(ctx, key, &Object{Body: body, CacheControl: h[0], ContentType: h[1]}); err != nil {
+		// A fresh scratch bucket: create-only writes.
+		if err := t.write(ctx, key, &Object{Body: body, CacheControl: h[0], ContentType: h[1]}, revision{}); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -39,8 +39,11 @@ type Plan struct {
 	// Image is the image built for an oci:// target, with the digest the tag names now.
 	Image *ImageChange `json:"image,omitempty"`
 
-	target    *Target
-	desired   map[string]*Object
+	target  *Target
+	opts    PlanOptions
+	desired map[string]*Object
+	// revs holds the revision each managed object was read at; writes are conditional on it.
+	revs      map[string]revision
 	live      []LiveKey
 	next      []LiveKey
 	oldState  *State
@@ -174,6 +177,10 @@ func PlanTarget(ctx context.Context, t *Target, o PlanOptions) (*Plan, error) {
 
 	p := newPlan(o, t.Raw, liveObj[t.Key], live, desired[t.Key])
 	p.target, p.desired, p.oldState, p.nextState, p.keys = t, desired, old, next, o.Keys
+	p.opts, p.revs = o, make(map[string]revision, len(liveObj))
+	for key, l := range liveObj {
+		p.revs[key] = revisionOf(l)
+	}
 	if d, l := desired[t.DiscoveryKey()], liveObj[t.DiscoveryKey()]; !d.sameStored(l) {
 		switch {
 		case l == nil:
@@ -320,13 +327,13 @@ func Apply(ctx context.Context, p *Plan) error {
 	}
 	for _, oc := range p.Objects {
 		if oc.Action == ActionDelete {
-			if err := p.target.delete(ctx, oc.Key); err != nil {
+			if err := p.target.delete(ctx, oc.Key, p.revs[oc.Key]); err != nil {
 				return err
 			}
 			continue
 		}
 		o := p.desired[oc.Key]
-		if err := p.target.write(ctx, oc.Key, o); err != nil {
+		if err := p.target.write(ctx, oc.Key, o, p.revs[oc.Key]); err != nil {
 			return err
 		}
 		if err := p.target.verify(ctx, oc.Key, o); err != nil {

@@ -131,6 +131,10 @@ type Target struct {
 	// PublicURL is where verifiers fetch the JWKS; it becomes the discovery document's
 	// jwks_uri. Empty means the issuer's /.well-known/jwks.json.
 	PublicURL string
+	// PublicRead grants anonymous read on each object written (S3 canned ACL public-read, GCS
+	// predefined ACL publicRead). Off by default: the safe pattern is a private bucket behind a
+	// CDN. Azure has no per-blob ACL (public access is the container's setting).
+	PublicRead bool
 
 	// afterTempWrite, when set (tests only), runs after an object's bytes are written and
 	// synced to the temporary file and before it is renamed into place.
@@ -145,6 +149,9 @@ type Object struct {
 	// ContentEncoding is "gzip" for the .gz sibling.
 	ContentEncoding string
 	Metadata        map[string]string
+
+	// rev is the stored revision the object was read at; writes are conditional on it.
+	rev revision
 }
 
 // SHA256 is the hex SHA-256 of the body, as stored in the metadata.
@@ -169,6 +176,9 @@ func (o *Object) sameStored(live *Object) bool {
 func (t *Target) read(ctx context.Context, key string) (*Object, error) {
 	if t.Bucket == nil {
 		return nil, nil
+	}
+	if t.store() != "" {
+		return t.readNative(ctx, key)
 	}
 	attrs, err := t.Bucket.Attributes(ctx, key)
 	if gcerrors.Code(err) == gcerrors.NotFound {
@@ -201,13 +211,15 @@ func (t *Target) read(ctx context.Context, key string) (*Object, error) {
 		ContentType:     attrs.ContentType,
 		ContentEncoding: attrs.ContentEncoding,
 		Metadata:        attrs.Metadata,
+		rev:             revision{exists: true},
 	}, nil
 }
 
 // write stores o at key so that readers see the old or the new object, never a part: the
 // drivers upload whole objects, and fileblob writes a temporary file that is synced here
-// before it is renamed into place.
-func (t *Target) write(ctx context.Context, key string, o *Object) error {
+// before it is renamed into place. The write is conditional on prev, the revision the plan
+// was made from: losing a race wraps ErrConflict.
+func (t *Target) write(ctx context.Context, key string, o *Object, prev revision) error {
 	if t.Bucket == nil {
 		return fmt.Errorf("target %s: not opened for writing", t.Raw)
 	}
@@ -226,6 +238,12 @@ func (t *Target) write(ctx context.Context, key string, o *Object) error {
 		opts.Metadata = map[string]string{}
 	}
 	opts.Metadata[MetaSHA256] = o.SHA256()
+	if t.store() != "" {
+		return t.writeNative(ctx, key, o, opts, prev)
+	}
+	// A directory has no entity tags; it can at least refuse to replace a document that
+	// appeared after it was read as absent.
+	opts.IfNotExist = !prev.exists
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w, err := t.Bucket.NewWriter(wctx, key, opts)
@@ -248,15 +266,27 @@ func (t *Target) write(ctx context.Context, key string, o *Object) error {
 		t.afterTempWrite(key)
 	}
 	if err := w.Close(); err != nil {
+		if isConflict(err) {
+			// A document that appeared since the read is a lost race; anything else in the
+			// way (a directory at the document's path) is not, and re-planning cannot help.
+			if cur, rerr := t.read(ctx, key); rerr == nil && cur != nil {
+				return fmt.Errorf("target %s: writing %s: %w", t.Raw, key, ErrConflict)
+			}
+			return fmt.Errorf("target %s: writing %s: something that is not a document is in the way: %w", t.Raw, key, err)
+		}
 		return fmt.Errorf("target %s: writing %s: %w", t.Raw, key, err)
 	}
 	return nil
 }
 
-// delete removes key; an absent object is not an error.
-func (t *Target) delete(ctx context.Context, key string) error {
+// delete removes key; an absent object is not an error. On an object store the delete is
+// conditional on prev, the revision the plan was made from.
+func (t *Target) delete(ctx context.Context, key string, prev revision) error {
 	if t.Bucket == nil {
 		return fmt.Errorf("target %s: not opened for writing", t.Raw)
+	}
+	if t.store() != "" {
+		return t.deleteNative(ctx, key, prev)
 	}
 	err := t.Bucket.Delete(ctx, key)
 	if err != nil && gcerrors.Code(err) != gcerrors.NotFound {

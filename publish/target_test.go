@@ -320,7 +320,7 @@ func TestReadBackCatchesTampering(t *testing.T) {
 	tg := fileTarget(t, dir)
 	o := &Object{Body: []byte(`{"keys":[]}` + "\n"), CacheControl: "public, max-age=60", ContentType: "application/json"}
 	ctx := context.Background()
-	if err := tg.write(ctx, "x.json", o); err != nil {
+	if err := tg.write(ctx, "x.json", o, revision{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tg.verify(ctx, "x.json", o); err != nil {
@@ -334,7 +334,7 @@ func TestReadBackCatchesTampering(t *testing.T) {
 	}
 	o2 := *o
 	o2.CacheControl = "public, max-age=900"
-	_ = tg.write(ctx, "y.json", o)
+	_ = tg.write(ctx, "y.json", o, revision{})
 	if err := tg.verify(ctx, "y.json", &o2); err == nil || !strings.Contains(err.Error(), "headers are") {
 		t.Errorf("verify with other headers: %v", err)
 	}

@@ -41,7 +41,8 @@ func publishCommand(e env) *cli.Command {
 			}
 			defer pl.close()
 			// The guard sees every plan before anything is written: one refusal stops all.
-			if err := publish.Guard(pl.plans, publish.GuardOptions{AllowRemoval: c.StringSlice("allow-removal"), Force: c.Bool("force"), Logger: g.logger}); err != nil {
+			gopts := publish.GuardOptions{AllowRemoval: c.StringSlice("allow-removal"), Force: c.Bool("force"), Logger: g.logger}
+			if err := publish.Guard(pl.plans, gopts); err != nil {
 				_ = printPlans(e, g.format, pl.plans)
 				return err
 			}
@@ -53,11 +54,15 @@ func publishCommand(e env) *cli.Command {
 					r.Digest = p.Image.Digest
 				}
 				if p.Changed() {
-					if err := publish.Apply(c.Context, p); err != nil {
+					// Writes are conditional on what was read; after a lost race Publish
+					// re-plans and re-checks the guard once.
+					applied, err := publish.Publish(c.Context, p, publish.PublishOptions{Guard: gopts})
+					if err != nil {
 						g.logger.Error("target failed", "set", p.Set, "target", p.Target, "err", err)
 						pl.stale = append(pl.stale, staleTarget{set: p.Set, target: p.Target, err: err})
 						continue
 					}
+					r.Plan = applied
 					r.Outcome = "published"
 					g.logger.Info("published", "set", p.Set, "target", p.Target, "digest", r.Digest)
 				}

@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"gocloud.dev/blob"
+	"gocloud.dev/blob/azureblob"
 	"gocloud.dev/blob/fileblob"
+	"gocloud.dev/blob/gcsblob"
+	"gocloud.dev/blob/s3blob"
 
 	"github.com/jwkspub/jwkspub/publish"
 )
@@ -27,6 +30,15 @@ func openers(write bool) *blob.URLMux {
 	// CreateDir: the first publication makes the directory. NoTempDir: the temporary file
 	// sits beside the document, so the final rename is atomic (never across file systems).
 	mux.RegisterBucket(fileblob.Scheme, &fileblob.URLOpener{Options: fileblob.Options{CreateDir: write, NoTempDir: true}})
+	// The object stores take credentials from each cloud's standard chain: AWS environment,
+	// shared profile and web identity; GOOGLE_APPLICATION_CREDENTIALS and workload identity
+	// (STORAGE_EMULATOR_HOST for an emulator); Azure environment, connection string and
+	// managed identity. s3blob's URLOpener does this itself; gcsblob and azureblob keep their
+	// credential-chain openers unexported, registered in gocloud's default mux, so their
+	// schemes are delegated there.
+	mux.RegisterBucket(s3blob.Scheme, &s3blob.URLOpener{})
+	mux.RegisterBucket(gcsblob.Scheme, defaultOpener{})
+	mux.RegisterBucket(azureblob.Scheme, defaultOpener{})
 	return mux
 }
 
@@ -51,7 +63,15 @@ func openTarget(ctx context.Context, mux *blob.URLMux, tc publish.TargetConfig, 
 	if err != nil {
 		return nil, fmt.Errorf("target %s: opening: %w", tc.URL, err)
 	}
-	return &publish.Target{Location: loc, Bucket: b, PublicURL: tc.PublicURL}, nil
+	return &publish.Target{Location: loc, Bucket: b, PublicURL: tc.PublicURL, PublicRead: tc.PublicRead}, nil
+}
+
+// defaultOpener opens a URL through gocloud's default mux, where the gcsblob and azureblob
+// packages register their credential-chain openers.
+type defaultOpener struct{}
+
+func (defaultOpener) OpenBucketURL(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
+	return blob.DefaultURLMux().OpenBucketURL(ctx, u)
 }
 
 // clock returns the time to work at.
