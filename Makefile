@@ -37,9 +37,12 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
+# SERVICES_ENV: where .ci/services.sh writes the services' addresses (JWKSPUB_SERVICES_ENV).
+SERVICES_ENV ?= $(CACHE)/services.env
+
 integration:
-	.ci/services.sh start
-	. $(CACHE)/services.env && $(GO) test -race -count=1 -tags integration ./internal/integration/...
+	JWKSPUB_SERVICES_ENV=$(SERVICES_ENV) .ci/services.sh start
+	. $(SERVICES_ENV) && $(GO) test -race -count=1 -tags integration ./internal/integration/...
 
 # Linters run from the Go module proxy at pinned versions, so CI and a laptop run the same ones.
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
