@@ -29,6 +29,7 @@ import (
 	"gocloud.dev/blob/s3blob"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/publishtest"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -447,5 +448,19 @@ func testFirstCreateRace(t *testing.T, s store) {
 	body, _ := liveDoc(t, tg)
 	if !bytes.Equal(body, encoded(t, keysOf(t, 1))) {
 		t.Errorf("the first publisher's document was overwritten: %s", body)
+	}
+}
+
+// TestStoreConformance runs the target conformance suite every driver passes (fileblob and
+// memblob run it in the unit tests) against the three real stores.
+func TestStoreConformance(t *testing.T) {
+	for _, s := range stores(t) {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			publishtest.TargetConformance(t, func(t *testing.T) *publish.Target {
+				tg, _ := freshTarget(t, s)
+				return tg
+			})
+		})
 	}
 }
