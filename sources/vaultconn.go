@@ -134,6 +134,28 @@ func (v *Vault) ready(ctx context.Context) error {
 	return nil
 }
 
+// Close revokes the token the Login obtained (auth/token/revoke-self, which Vault's default
+// policy allows), so that a finished job leaves no valid token behind. It does nothing when
+// no login happened: a token the caller supplied is the caller's.
+func (v *Vault) Close(ctx context.Context) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.loggedIn {
+		return nil
+	}
+	op := vaultOp{path: "auth/token/revoke-self", capability: "update"}
+	_, err := call(ctx, v, op, func(ctx context.Context) (*api.Secret, error) {
+		return v.Client.Logical().WriteWithContext(ctx, op.path, nil)
+	})
+	if err != nil {
+		return err
+	}
+	v.Client.ClearToken()
+	v.loggedIn = false
+	v.logger().Debug("revoked the vault token of this run")
+	return nil
+}
+
 // vaultOp names one call for messages: the HTTP method, the path and the ACL capability it needs.
 type vaultOp struct {
 	path       string // as in a policy, e.g. "transit/keys/jwt"

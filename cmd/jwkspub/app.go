@@ -28,12 +28,23 @@ type env struct {
 	lookup         func(string) (string, bool)
 	// now is the clock; nil means time.Now. Tests fix it so rotation timing is testable.
 	now func() time.Time
+	// atExit collects what run does after the command, whatever its outcome (revoking a Vault
+	// token jwkspub logged in for). run sets it.
+	atExit *[]func(context.Context)
 }
 
 // run executes jwkspub with args and returns the exit code.
 func run(ctx context.Context, args []string, e env) int {
+	e.atExit = new([]func(context.Context))
 	app := newApp(e)
 	err := app.RunContext(ctx, args)
+	// Cleanups run even after an interrupt, briefly: a token left valid is worse than a
+	// second's delay.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	for i := len(*e.atExit) - 1; i >= 0; i-- {
+		(*e.atExit)[i](cctx)
+	}
+	cancel()
 	code := exitCode(err)
 	if err != nil && err.Error() != "" {
 		fmt.Fprintf(e.stderr, "jwkspub: %v\n", err)
@@ -121,10 +132,11 @@ type globals struct {
 	lookup       func(string) (string, bool)
 	vs           vaultSettings
 	vault        *sources.Vault // made on first use by a vault-* source
+	atExit       *[]func(context.Context)
 }
 
 func readGlobals(c *cli.Context, e env) (*globals, error) {
-	g := &globals{derivePublic: c.Bool("derive-public"), format: c.String("format"), lookup: e.lookup}
+	g := &globals{derivePublic: c.Bool("derive-public"), format: c.String("format"), lookup: e.lookup, atExit: e.atExit}
 	switch g.format {
 	case "text", "json":
 	default:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -157,6 +158,13 @@ func (g *globals) vaultConn() (*sources.Vault, error) {
 			return nil, err
 		}
 		v.Login = login
+		if g.atExit != nil {
+			*g.atExit = append(*g.atExit, func(ctx context.Context) {
+				if err := v.Close(ctx); err != nil {
+					g.logger.Warn("could not revoke the Vault token of this run; it expires with the role's token_ttl", "err", err.Error())
+				}
+			})
+		}
 	}
 	g.vault = v
 	return v, nil

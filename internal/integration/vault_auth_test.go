@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,6 +128,37 @@ func TestVaultAuthAppRole(t *testing.T) {
 		_, err := f.read(t, &sources.VaultLogin{Method: sources.AuthAppRole, Mount: "no-such-approle", RoleID: c[0], SecretID: c[1]}, c[1])
 		if !errors.Is(err, sources.ErrVaultLogin) || !strings.Contains(err.Error(), "auth/no-such-approle/login: HTTP 403") || !strings.Contains(err.Error(), "vault auth list") {
 			t.Fatalf("error = %v", err)
+		}
+	})
+	t.Run("Close revokes the login's token", func(t *testing.T) {
+		c := creds["allow"]
+		v := &sources.Vault{Client: f.anon(t), Login: &sources.VaultLogin{Method: sources.AuthAppRole, Mount: mount, RoleID: c[0], SecretID: c[1]}}
+		if _, err := vaultSource(t, v, sources.Spec{Spec: f.spec}).Keys(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		tok := v.Client.Token()
+		if tok == "" {
+			t.Fatal("no token after login")
+		}
+		if err := v.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := vaultClient(t, e.addr, tok).Auth().Token().LookupSelf(); err == nil {
+			t.Error("the token still works after Close")
+		}
+		if err := v.Close(context.Background()); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+		// A token the caller gave is not revoked.
+		root := &sources.Vault{Client: vaultClient(t, e.addr, os.Getenv("JWKSPUB_IT_VAULT_TOKEN"))}
+		if _, err := vaultSource(t, root, sources.Spec{Spec: f.spec}).Keys(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := root.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.root.Auth().Token().LookupSelf(); err != nil {
+			t.Fatalf("Close revoked a caller's token: %v", err)
 		}
 	})
 	t.Run("one login for every source", func(t *testing.T) {

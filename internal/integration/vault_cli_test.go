@@ -122,10 +122,25 @@ func TestVaultCLI(t *testing.T) {
 		return append(base, "JWKSPUB_VAULT_AUTH=approle", "JWKSPUB_VAULT_AUTH_MOUNT="+mount,
 			"JWKSPUB_VAULT_ROLE_ID="+creds[role][0], "JWKSPUB_VAULT_SECRET_ID="+creds[role][1])
 	}
+	accessors := func() int {
+		t.Helper()
+		s, err := e.root.Logical().List("auth/token/accessors")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(s.Data["keys"].([]any))
+	}
 	t.Run("approle", func(t *testing.T) {
+		before := accessors()
 		out, errOut, code := runJwkspub(t, bin, dir, approle("allow"), "build", "-o", "-", "--log-level", "debug")
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		if after := accessors(); after != before {
+			t.Errorf("%d tokens before the run, %d after: the login's token was not revoked", before, after)
+		}
+		if !strings.Contains(errOut, "revoked the vault token of this run") {
+			t.Errorf("no revocation logged:\n%s", errOut)
 		}
 		wantKIDs(t, out)
 		if strings.Contains(errOut+out, creds["allow"][1]) {
