@@ -11,7 +11,7 @@ LDFLAGS = -X main.version=$(shell git describe --tags --always --dirty 2>/dev/nu
           -X main.commit=$(shell git rev-parse --short HEAD 2>/dev/null || echo none) \
           -X main.date=$(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 
-.PHONY: all build test check unit fuzz integration lint staticcheck vulncheck actionlint release-check bench clean
+.PHONY: all build test check unit fuzz integration lint staticcheck vulncheck actionlint release-check goreleaser-check bench clean
 
 all: build
 
@@ -48,6 +48,8 @@ integration:
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK = golang.org/x/vuln/cmd/govulncheck@v1.9.0
 ACTIONLINT  = github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+# GoReleaser v2.16.0: v2.18 needs Go 1.27, and one of v2.17.0's dependencies is refused by the proxy.
+GORELEASER  = github.com/goreleaser/goreleaser/v2@v2.16.0
 # Release targets (as in .goreleaser.yaml): static binaries, GOOS/GOARCH.
 RELEASE_TARGETS = linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
@@ -63,6 +65,10 @@ vulncheck:
 ## actionlint: every workflow; action.yml is checked through the workflows that `uses: ./` it.
 actionlint:
 	$(GO) run $(ACTIONLINT) -no-color
+
+## goreleaser-check: .goreleaser.yaml is valid for the pinned GoReleaser (a slow first build).
+goreleaser-check:
+	$(GO) run $(GORELEASER) check
 
 ## release-check: every release target builds as a static binary (what GoReleaser builds).
 release-check:
