@@ -48,21 +48,28 @@ func publishCommand(e env) *cli.Command {
 			}
 			var results []publishResult
 			current := 0
-			for _, p := range pl.plans {
+			// Targets are written in parallel (bounded); results are reported in plan order.
+			applied := make([]*publish.Plan, len(pl.plans))
+			errs := make([]error, len(pl.plans))
+			inParallel(len(pl.plans), func(i int) {
+				if p := pl.plans[i]; p.Changed() {
+					// Writes are conditional on what was read; after a lost race Publish
+					// re-plans and re-checks the guard once.
+					applied[i], errs[i] = publish.Publish(c.Context, p, publish.PublishOptions{Guard: gopts})
+				}
+			})
+			for i, p := range pl.plans {
 				r := publishResult{Set: p.Set, Target: p.Target, Outcome: "unchanged", Plan: p}
 				if p.Image != nil {
 					r.Digest = p.Image.Digest
 				}
 				if p.Changed() {
-					// Writes are conditional on what was read; after a lost race Publish
-					// re-plans and re-checks the guard once.
-					applied, err := publish.Publish(c.Context, p, publish.PublishOptions{Guard: gopts})
-					if err != nil {
+					if err := errs[i]; err != nil {
 						g.logger.Error("target failed", "set", p.Set, "target", p.Target, "err", err)
 						pl.stale = append(pl.stale, staleTarget{set: p.Set, target: p.Target, err: err})
 						continue
 					}
-					r.Plan = applied
+					r.Plan = applied[i]
 					r.Outcome = "published"
 					g.logger.Info("published", "set", p.Set, "target", p.Target, "digest", r.Digest)
 				}

@@ -20,7 +20,8 @@ func statusCommand(e env) *cli.Command {
 				return err
 			}
 			now := e.clock()
-			mux := openers(false)
+			buckets := newBucketCache(openers(false), false)
+			defer buckets.close()
 			var tls []*publish.Timeline
 			var stale []staleTarget
 			// status reads only the live document and state: the sources are not consulted.
@@ -39,13 +40,10 @@ func statusCommand(e env) *cli.Command {
 						stale = append(stale, staleTarget{set: set.Name, target: tc.URL, err: err})
 						continue
 					}
-					t, err := openTarget(c.Context, mux, tc, false)
+					t, err := openTarget(c.Context, buckets, tc, false)
 					if err == nil {
 						var tl *publish.Timeline
 						tl, err = publish.ReadTimeline(c.Context, t, set, now)
-						if t.Bucket != nil {
-							_ = t.Bucket.Close()
-						}
 						if err == nil {
 							tls = append(tls, tl)
 							continue

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"gocloud.dev/blob"
@@ -44,7 +45,8 @@ func openers(write bool) *blob.URLMux {
 
 // openTarget opens the bucket of one configured target. A directory that does not exist yet
 // is, for a read-only command, a target with nothing published (a nil Bucket).
-func openTarget(ctx context.Context, mux *blob.URLMux, tc publish.TargetConfig, write bool) (*publish.Target, error) {
+func openTarget(ctx context.Context, buckets *bucketCache, tc publish.TargetConfig, write bool) (*publish.Target, error) {
+	mux := buckets.mux
 	loc, err := publish.SplitTarget(tc.URL)
 	if err != nil {
 		return nil, err
@@ -52,7 +54,7 @@ func openTarget(ctx context.Context, mux *blob.URLMux, tc publish.TargetConfig, 
 	if !mux.ValidBucketScheme(loc.Scheme) {
 		return nil, fmt.Errorf("target %s: this jwkspub cannot write %s:// targets yet (it writes %s)", tc.URL, loc.Scheme, strings.Join(mux.BucketSchemes(), ", "))
 	}
-	b, err := mux.OpenBucket(ctx, loc.BucketURL)
+	b, err := buckets.get(ctx, loc.BucketURL)
 	if err != nil && !write && loc.Scheme == "file" {
 		if u, perr := url.Parse(loc.BucketURL); perr == nil {
 			if _, serr := os.Stat(u.Path); errors.Is(serr, fs.ErrNotExist) {
@@ -131,6 +133,7 @@ func planAll(c context.Context, g *globals, e env, against string, now time.Time
 			seen[key] = set.Name
 		}
 	}
+	var jobs []planJob
 	for i := range g.cfg.Sets {
 		set := &g.cfg.Sets[i]
 		if against == "" && len(set.Targets) == 0 {
@@ -161,43 +164,115 @@ func planAll(c context.Context, g *globals, e env, against string, now time.Time
 			continue
 		}
 		for _, tc := range set.Targets {
-			if isImageTarget(tc.URL) {
-				var p *publish.Plan
-				it, err := imageTarget(tc)
-				if err == nil {
-					if p, err = publish.PlanImage(c, it, opts); err == nil {
-						out.plans = append(out.plans, p)
-						continue
-					}
-				}
-				if c.Err() != nil {
-					out.close()
-					return nil, c.Err()
-				}
-				g.logger.Error("target failed", "set", set.Name, "target", tc.URL, "err", err)
-				out.stale = append(out.stale, staleTarget{set: set.Name, target: tc.URL, err: err})
-				continue
-			}
-			t, err := openTarget(c, mux, tc, write)
-			if err == nil {
-				if t.Bucket != nil {
-					out.closes = append(out.closes, t.Bucket.Close)
-				}
-				var p *publish.Plan
-				if p, err = publish.PlanTarget(c, t, opts); err == nil {
-					out.plans = append(out.plans, p)
-					continue
-				}
-			}
-			if c.Err() != nil {
-				out.close()
-				return nil, c.Err()
-			}
-			g.logger.Error("target failed", "set", set.Name, "target", tc.URL, "err", err)
-			out.stale = append(out.stale, staleTarget{set: set.Name, target: tc.URL, err: err})
+			jobs = append(jobs, planJob{set: set.Name, tc: tc, opts: opts})
 		}
 	}
+	// Reading what is live is network-bound: plan the targets in parallel, bounded, and keep
+	// the results in configuration order so output and exit codes do not depend on timing.
+	buckets := newBucketCache(mux, write)
+	out.closes = append(out.closes, buckets.close)
+	inParallel(len(jobs), func(i int) {
+		j := &jobs[i]
+		if isImageTarget(j.tc.URL) {
+			it, err := imageTarget(j.tc)
+			if err == nil {
+				j.plan, err = publish.PlanImage(c, it, j.opts)
+			}
+			j.err = err
+			return
+		}
+		t, err := openTarget(c, buckets, j.tc, write)
+		if err == nil {
+			j.plan, err = publish.PlanTarget(c, t, j.opts)
+		}
+		j.err = err
+	})
+	if c.Err() != nil {
+		out.close()
+		return nil, c.Err()
+	}
+	for _, j := range jobs {
+		if j.err != nil {
+			g.logger.Error("target failed", "set", j.set, "target", j.tc.URL, "err", j.err)
+			out.stale = append(out.stale, staleTarget{set: j.set, target: j.tc.URL, err: j.err})
+			continue
+		}
+		out.plans = append(out.plans, j.plan)
+	}
 	return out, nil
+}
+
+// planJob is one set at one target, planned by planAll.
+type planJob struct {
+	set  string
+	tc   publish.TargetConfig
+	opts publish.PlanOptions
+	plan *publish.Plan
+	err  error
+}
+
+// maxInFlight bounds the targets read or written at once: enough to hide a store's latency
+// for a thousand sets, few enough not to trip its rate limits.
+const maxInFlight = 16
+
+// inParallel calls f(0..n-1) with at most maxInFlight calls running, and returns when all
+// have returned. Each f writes only its own index's result.
+func inParallel(n int, f func(i int)) {
+	sem := make(chan struct{}, maxInFlight)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// bucketCache opens each bucket URL once per run: many sets commonly share one bucket, and an
+// object-store client is costly to make (credential chain, connection pool).
+type bucketCache struct {
+	mux   *blob.URLMux
+	write bool
+	mu    sync.Mutex
+	open  map[string]*bucketEntry
+}
+
+type bucketEntry struct {
+	once sync.Once
+	b    *blob.Bucket
+	err  error
+}
+
+func newBucketCache(mux *blob.URLMux, write bool) *bucketCache {
+	return &bucketCache{mux: mux, write: write, open: map[string]*bucketEntry{}}
+}
+
+// get opens bucketURL, or returns the bucket opened for it before.
+func (bc *bucketCache) get(ctx context.Context, bucketURL string) (*blob.Bucket, error) {
+	bc.mu.Lock()
+	e, ok := bc.open[bucketURL]
+	if !ok {
+		e = &bucketEntry{}
+		bc.open[bucketURL] = e
+	}
+	bc.mu.Unlock()
+	e.once.Do(func() { e.b, e.err = bc.mux.OpenBucket(ctx, bucketURL) })
+	return e.b, e.err
+}
+
+func (bc *bucketCache) close() error {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	for _, e := range bc.open {
+		if e.b != nil {
+			_ = e.b.Close()
+		}
+	}
+	bc.open = map[string]*bucketEntry{}
+	return nil
 }
 
 // staleError lists the targets that are stale: exit 4 when others were written or are
