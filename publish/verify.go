@@ -62,8 +62,32 @@ func Fetch(ctx context.Context, client *http.Client, rawURL string) ([]byte, err
 	return body, err
 }
 
+// CheckCORS fetches rawURL as a browser script on origin would, with an Origin header, and
+// requires the answer to allow that origin (Access-Control-Allow-Origin "*" or origin).
+// Object stores send the header only when the request has an Origin and the bucket has a CORS
+// configuration that matches it, so a plain fetch cannot tell.
+func CheckCORS(ctx context.Context, client *http.Client, rawURL, origin string) error {
+	_, h, err := fetchWith(ctx, client, rawURL, http.Header{"Origin": {origin}})
+	if err != nil {
+		return err
+	}
+	switch allow := h.Get("Access-Control-Allow-Origin"); allow {
+	case "*", origin:
+		return nil
+	case "":
+		return fmt.Errorf("%s: CORS: no Access-Control-Allow-Origin for Origin %s, so browser clients on that origin cannot read the JWKS (fix: add a CORS rule allowing GET from %s to the bucket or CDN; see the README)", rawURL, origin, origin)
+	default:
+		return fmt.Errorf("%s: CORS: Access-Control-Allow-Origin is %q, not %s (fix: allow GET from %s in the bucket's or CDN's CORS rules)", rawURL, allow, origin, origin)
+	}
+}
+
 // fetch is Fetch, also returning the response headers (drift checks compare them).
 func fetch(ctx context.Context, client *http.Client, rawURL string) ([]byte, http.Header, error) {
+	return fetchWith(ctx, client, rawURL, nil)
+}
+
+// fetchWith is fetch with extra request headers.
+func fetchWith(ctx context.Context, client *http.Client, rawURL string, extra http.Header) ([]byte, http.Header, error) {
 	if err := CheckFetchURL(rawURL); err != nil {
 		return nil, nil, err
 	}
@@ -91,6 +115,9 @@ func fetch(ctx context.Context, client *http.Client, rawURL string) ([]byte, htt
 		return nil, nil, fmt.Errorf("fetching %s: %w", rawURL, err)
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	for k, v := range extra {
+		req.Header[k] = v
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, nil, fmt.Errorf("fetching %s: %w", rawURL, err)

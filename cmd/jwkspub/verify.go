@@ -43,6 +43,7 @@ func verifyCommand(e env) *cli.Command {
 			&cli.DurationFlag{Name: "wait", Usage: "with --expect: keep checking for up to `DURATION` until the URL (a CDN) serves it", EnvVars: []string{"JWKSPUB_WAIT"}},
 			&cli.DurationFlag{Name: "interval", Value: 10 * time.Second, Usage: "with --wait: pause between checks", EnvVars: []string{"JWKSPUB_INTERVAL"}},
 			&cli.BoolFlag{Name: "derive-public", Usage: "with --expect: accept private key input in the sources and use only its public half", EnvVars: []string{"JWKSPUB_DERIVE_PUBLIC"}},
+			&cli.StringFlag{Name: "cors-origin", Usage: "with --url: fetch again with the header Origin: `ORIGIN` and require Access-Control-Allow-Origin to allow it (browser clients)", EnvVars: []string{"JWKSPUB_CORS_ORIGIN"}},
 		}, append(vaultFlags(), signTestFlags()...)...),
 		Action: func(c *cli.Context) error { return runVerify(c, e) },
 	}
@@ -71,6 +72,10 @@ func runVerify(c *cli.Context, e env) error {
 		if err := publish.CheckFetchURL(rawURL); err != nil {
 			return usagef("--url: %v", err)
 		}
+	}
+	corsOrigin := c.String("cors-origin")
+	if corsOrigin != "" && rawURL == "" {
+		return usagef("--cors-origin checks what a URL serves; give --url")
 	}
 	policy, setName, err := verifyPolicy(c)
 	if err != nil {
@@ -127,6 +132,13 @@ func runVerify(c *cli.Context, e env) error {
 	default:
 		origin = sources.Origin{Source: rawURL}
 		if doc, err = publish.Fetch(c.Context, &http.Client{Timeout: c.Duration("timeout")}, rawURL); err != nil {
+			return err
+		}
+	}
+
+	if corsOrigin != "" {
+		// Object stores answer CORS only to requests that carry an Origin: send one.
+		if err := publish.CheckCORS(c.Context, &http.Client{Timeout: c.Duration("timeout")}, rawURL, corsOrigin); err != nil {
 			return err
 		}
 	}
