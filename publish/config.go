@@ -140,7 +140,7 @@ func (t *TargetConfig) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	}
 	type plain TargetConfig
-	return strictDecode(n, (*plain)(t), "url", "public_url")
+	return strictDecode(n, (*plain)(t), "url", "public_url", "public_read")
 }
 
 // strictDecode decodes a flat mapping node, refusing keys outside known: yaml.v3 does not

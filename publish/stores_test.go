@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"testing"
 
 	"github.com/aws/smithy-go"
@@ -69,5 +70,28 @@ func TestFileFirstCreateRace(t *testing.T) {
 	want, _ := Encode(rotKeys(t, 1), false)
 	if string(live.Body) != string(want) {
 		t.Errorf("winner's document overwritten: %s", live.Body)
+	}
+}
+
+// public_read is an opt-in only where the store has per-object ACLs.
+func TestPublicReadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		url, wantErr string
+	}{
+		{"s3://b/.well-known/jwks.json", ""},
+		{"gs://b/.well-known/jwks.json", ""},
+		{"azblob://c/.well-known/jwks.json", "targets[0].public_read: only s3:// and gs://"},
+		{"file:///srv/www/.well-known/jwks.json", "targets[0].public_read: only s3:// and gs://"},
+	} {
+		y := "sets:\n  - name: prod\n    sources: [\"file:k.pem\"]\n    targets:\n      - url: " + tc.url + "\n        public_read: true\n"
+		cfg, err := ParseConfig([]byte(y), "jwkspub.yaml")
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tc.url, err)
+		case tc.wantErr == "" && !cfg.Sets[0].Targets[0].PublicRead:
+			t.Errorf("%s: public_read not read", tc.url)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%s: got %v, want %q", tc.url, err, tc.wantErr)
+		}
 	}
 }
