@@ -145,7 +145,7 @@ func openURL(ctx context.Context, raw string) (*blob.Bucket, error) {
 }
 
 // freshTarget creates a new bucket in s and returns a target publishing to jwksKey in it.
-func freshTarget(t *testing.T, s store) (*publish.Target, string) {
+func freshTarget(t testing.TB, s store) (*publish.Target, string) {
 	t.Helper()
 	ctx := context.Background()
 	var rnd [6]byte
@@ -159,7 +159,7 @@ func freshTarget(t *testing.T, s store) (*publish.Target, string) {
 }
 
 // openTarget opens a target URL (bucket URL with the key as its path).
-func openTarget(t *testing.T, raw string) *publish.Target {
+func openTarget(t testing.TB, raw string) *publish.Target {
 	t.Helper()
 	loc, err := publish.SplitTarget(raw)
 	if err != nil {
