@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,7 +38,11 @@ type rotateRig struct {
 	summary, output       string
 }
 
-func newRotateRig(t *testing.T) *rotateRig {
+// newRotateRig builds the rig with the target in kind of store: "file" (a file:// target inside the
+// document root of a real nginx serving it as the release image does) or "s3" (a MinIO
+// bucket, with a real nginx in front of it as a caching CDN that holds each document for
+// cdnTTL, so verify --expect --wait has real propagation to wait for).
+func newRotateRig(t *testing.T, kind string) *rotateRig {
 	t.Helper()
 	r := &rotateRig{vault: newVaultEnv(t), dir: t.TempDir()}
 	r.subject.Store(rotateSubject)
@@ -77,7 +82,6 @@ func newRotateRig(t *testing.T) *rotateRig {
 	}))
 	t.Cleanup(gh.Close)
 
-	// nginx serves the document root the file:// target writes into.
 	cfgYAML := func(target string) string {
 		return `sets:
   - name: prod
@@ -85,25 +89,44 @@ func newRotateRig(t *testing.T) *rotateRig {
     kid: template
     kid_template: "{{.Name}}-v{{.Version}}"
     output: {cache_control: "public, max-age=4", gzip: true}
-    rotation: {max_token_lifetime: 3s, cdn_ttl: 0s, max_removed: 1}
-    targets: [` + target + `]
+    rotation: {max_token_lifetime: 6s, cdn_ttl: 0s, max_removed: 1}
+    targets: ["` + target + `"]
 `
 	}
-	cfg, err := publish.ParseConfig([]byte(cfgYAML("file:///tmp/placeholder/jwks.json")), "jwkspub.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ng := startNginx(t, &cfg.Sets[0], edSet(t, 1))
-	wk := filepath.Join(ng.Dir, "html", ".well-known")
-	// Nothing is published yet: the render's placeholder document goes.
-	for _, f := range []string{"jwks.json", "jwks.json.gz"} {
-		if err := os.Remove(filepath.Join(wk, f)); err != nil {
+	var target string
+	var storeEnv []string
+	switch kind {
+	case "file":
+		// nginx serves the document root the file:// target writes into.
+		cfg, err := publish.ParseConfig([]byte(cfgYAML("file:///tmp/placeholder/jwks.json")), "jwkspub.yaml")
+		if err != nil {
 			t.Fatal(err)
 		}
+		ng := startNginx(t, &cfg.Sets[0], edSet(t, 1))
+		wk := filepath.Join(ng.Dir, "html", ".well-known")
+		// Nothing is published yet: the render's placeholder document goes.
+		for _, f := range []string{"jwks.json", "jwks.json.gz"} {
+			if err := os.Remove(filepath.Join(wk, f)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.url = ng.URL + "/.well-known/jwks.json"
+		target = "file://" + filepath.Join(wk, "jwks.json")
+	case "s3":
+		end := need(t, "JWKSPUB_IT_S3_ENDPOINT")
+		st := store{name: "s3", targetURL: func(n string) string { return s3URL(end, n) }, create: createS3}
+		_, bucket := freshTarget(t, st)
+		target = s3URL(end, bucket)
+		r.url = startCachingProxy(t, end+"/"+bucket+"/"+jwksKey) + "/.well-known/jwks.json"
+		// MinIO's well-known local credentials stand in for what the job's AWS role gives.
+		for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"} {
+			storeEnv = append(storeEnv, k+"="+need(t, k))
+		}
+	default:
+		t.Fatalf("store %q", kind)
 	}
-	r.url = ng.URL + "/.well-known/jwks.json"
 	r.config = filepath.Join(r.dir, "jwkspub.yaml")
-	if err := os.WriteFile(r.config, []byte(cfgYAML("file://"+filepath.Join(wk, "jwks.json"))), 0o644); err != nil {
+	if err := os.WriteFile(r.config, []byte(cfgYAML(target)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -128,7 +151,10 @@ func newRotateRig(t *testing.T) *rotateRig {
 		"ROTATE_VAULT_ROLE=jwks-publisher", "ROTATE_VAULT_AUDIENCE=" + rotateAud, "ROTATE_VAULT_MOUNT=" + mount,
 		"ROTATE_VERIFY_URLS=" + r.url, "ROTATE_VERIFY_WAIT=20s",
 		"ROTATE_METRICS_FILE=" + filepath.Join(r.dir, "jwkspub.prom"),
+		// Check the CDN every second (the default is 10s).
+		"JWKSPUB_INTERVAL=1s",
 	}
+	r.env = append(r.env, storeEnv...)
 	return r
 }
 
@@ -169,9 +195,16 @@ func mustContain(t *testing.T, what, s string, subs ...string) {
 }
 
 // TestRotationJob runs the rotation job's script through a whole key rotation, as the
-// scheduled workflow would over several days, with the durations shrunk to seconds.
+// scheduled workflow would over several days, with the durations shrunk to seconds: once with
+// nginx serving a directory, once with MinIO as the store behind a caching nginx.
 func TestRotationJob(t *testing.T) {
-	r := newRotateRig(t)
+	for _, store := range []string{"file", "s3"} {
+		t.Run(store, func(t *testing.T) { testRotationJob(t, store) })
+	}
+}
+
+func testRotationJob(t *testing.T, store string) {
+	r := newRotateRig(t, store)
 	secrets := func(t *testing.T, out string) {
 		t.Helper()
 		// No token of any kind in anything the job prints.
@@ -221,18 +254,28 @@ func TestRotationJob(t *testing.T) {
 	}
 
 	// 3. Publish v2: v1 is superseded, v2 not yet safe; v1 is still the key to sign with.
-	code, _, summary, _ = r.rotate(t, "publish")
+	code, out, summary, _ = r.rotate(t, "publish")
 	if code != 0 {
 		t.Fatalf("publish v2: exit %d", code)
 	}
-	mustContain(t, "summary", summary, "sign with: jwt-v1")
+	if store == "s3" {
+		// The CDN cached v1 when the test fetched it after the diff (the entry from the first
+		// publish had expired during the sleep) and holds it for cdnTTL: verify saw v1, and
+		// waited until the CDN served v2.
+		mustContain(t, "output", out, "still drifted; checking again", "missing kids jwt-v2")
+	}
+	if store == "file" {
+		// With the CDN's wait, v2 may already have reached its safe delay by the time status
+		// runs (the safe delay is meant to cover such caches); without one it has not.
+		mustContain(t, "summary", summary, "sign with: jwt-v1")
+	}
 	st := r.status(t)
 	if st["jwt-v1"].Superseded == nil || st["jwt-v2"].Superseded != nil {
 		t.Errorf("after publishing v2: v1 superseded %v, v2 superseded %v", st["jwt-v1"].Superseded, st["jwt-v2"].Superseded)
 	}
 
 	// 4. Vault stops giving v1 (min_decryption_version=2): the guard refuses its removal until
-	// superseded + safe delay + max_token_lifetime (4s + 3s) have passed; nothing is written.
+	// superseded + safe delay + max_token_lifetime (4s + 6s) have passed; nothing is written.
 	r.vault.write(t, r.transit+"/keys/jwt/config", map[string]any{"min_decryption_version": 2})
 	code, out, summary, outputs = r.rotate(t, "publish")
 	if code != 3 {
@@ -249,7 +292,7 @@ func TestRotationJob(t *testing.T) {
 	}
 
 	// 5. After max_token_lifetime: publish removes v1, and verify --expect is clean.
-	time.Sleep(8 * time.Second)
+	time.Sleep(11 * time.Second)
 	code, _, summary, outputs = r.rotate(t, "publish")
 	if code != 0 || outputs["kids"] != `["jwt-v2"]` {
 		t.Fatalf("removal: exit %d, outputs %v", code, outputs)
@@ -330,4 +373,92 @@ func (r *rotateRig) status(t *testing.T) map[string]publish.KeyTimeline {
 		keys[k.KID] = k
 	}
 	return keys
+}
+
+// cdnTTL is how long the caching proxy keeps a document, whatever its Cache-Control says.
+const cdnTTL = 3 * time.Second
+
+// startCachingProxy runs a real nginx on a free loopback port as a CDN in front of origin:
+// GET /.well-known/jwks.json is proxied to origin and cached for cdnTTL. It returns the base URL.
+func startCachingProxy(t *testing.T, origin string) string {
+	t.Helper()
+	nginxBin := needEnv(t, "JWKSPUB_NGINX")
+	run := sharedTempDir(t, "jwkspub-cdn-*")
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	conf := fmt.Sprintf(`worker_processes 1;
+error_log stderr warn;
+pid %[1]s/nginx.pid;
+events {}
+http {
+	access_log off;
+	client_body_temp_path %[1]s/body;
+	proxy_temp_path %[1]s/proxy;
+	fastcgi_temp_path %[1]s/fastcgi;
+	uwsgi_temp_path %[1]s/uwsgi;
+	scgi_temp_path %[1]s/scgi;
+	proxy_cache_path %[1]s/cache keys_zone=jwks:1m;
+	server {
+		listen %[2]s;
+		location = /.well-known/jwks.json {
+			proxy_pass %[3]s;
+			proxy_cache jwks;
+			proxy_cache_valid 200 %[4]ds;
+			proxy_ignore_headers Cache-Control Expires;
+			add_header X-Cache $upstream_cache_status always;
+		}
+	}
+}
+`, run, listen, origin, int(cdnTTL.Seconds()))
+	confPath := filepath.Join(run, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := os.Create(filepath.Join(t.TempDir(), "nginx.stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(nginxBin, "-p", run+"/", "-c", confPath, "-e", "stderr", "-g", "daemon off;")
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if os.Geteuid() == 0 {
+		// As root nginx would switch its workers to nobody; run it all as nobody instead.
+		if err := os.Chown(run, nobodyID, nobodyID); err != nil {
+			t.Fatal(err)
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobodyID, Gid: nobodyID}}
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting nginx: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		stderr.Close()
+	})
+	base := "http://" + listen
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		// Any answer (404 before the first publish) means nginx is up.
+		resp, err := http.Get(base + "/.well-known/jwks.json")
+		if err == nil {
+			resp.Body.Close()
+			return base
+		}
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(stderr.Name())
+			t.Fatalf("nginx exited:\n%s", b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caching nginx not ready after 15s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
