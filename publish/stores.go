@@ -85,7 +85,7 @@ func (t *Target) readNative(ctx context.Context, key string) (*Object, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("target %s: reading %s: %w", t.Raw, key, err)
+		return nil, fmt.Errorf("target %s: reading %s: %w", t.Raw, key, storeError(err))
 	}
 	defer r.Close()
 	if r.Size() > maxObjectSize {
@@ -146,14 +146,50 @@ func (t *Target) writeNative(ctx context.Context, key string, o *Object, opts *b
 	// Upload rather than NewWriter+Write: the whole body is known, and the Azure driver's
 	// streaming writer dereferences a nil pipe when a conditional upload is refused.
 	err := t.Bucket.Upload(ctx, key, bytes.NewReader(o.Body), opts)
-	if isConflict(err) {
+	switch {
+	case isConflict(err):
 		return fmt.Errorf("target %s: writing %s: %w", t.Raw, key, ErrConflict)
-	}
-	if err != nil {
-		return fmt.Errorf("target %s: writing %s: %w", t.Raw, key, err)
+	case gcerrors.Code(err) == gcerrors.NotFound:
+		// The object was read as absent, so it is the bucket that is missing (or hidden from
+		// these credentials: GCS answers 403 as 404 here).
+		return fmt.Errorf("target %s: writing %s: the bucket or container %q does not exist or these credentials cannot see it (fix: create it, private; jwkspub never creates buckets): %w", t.Raw, key, t.bucketName(), storeError(err))
+	case err != nil:
+		return fmt.Errorf("target %s: writing %s: %w", t.Raw, key, storeError(err))
 	}
 	return nil
 }
+
+// storeError shortens the Azure SDK's multi-line error text (request, response body) to its
+// status and error code; the original stays reachable through errors.As.
+func storeError(err error) error {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) {
+		return err
+	}
+	msg := fmt.Sprintf("HTTP %d %s", re.StatusCode, re.ErrorCode)
+	if r := re.RawResponse; r != nil && r.Request != nil && r.Request.URL != nil {
+		u := *r.Request.URL
+		u.RawQuery = "" // a SAS token travels in the query
+		msg = r.Request.Method + " " + u.String() + ": " + msg
+	}
+	return &shortError{msg: msg, err: err}
+}
+
+// bucketName is the bucket (container) of the target, for messages.
+func (t *Target) bucketName() string {
+	if u, err := url.Parse(t.BucketURL); err == nil {
+		return u.Host
+	}
+	return t.BucketURL
+}
+
+type shortError struct {
+	msg string
+	err error
+}
+
+func (e *shortError) Error() string { return e.msg }
+func (e *shortError) Unwrap() error { return e.err }
 
 // conditionWrite sets the precondition (and the opt-in public ACL) on the driver's request.
 func (t *Target) conditionWrite(as func(any) bool, prev revision) error {
@@ -239,7 +275,7 @@ func (t *Target) deleteNative(ctx context.Context, key string, prev revision) er
 	case isConflict(err):
 		return fmt.Errorf("target %s: deleting %s: %w", t.Raw, key, ErrConflict)
 	case err != nil:
-		return fmt.Errorf("target %s: deleting %s: %w", t.Raw, key, err)
+		return fmt.Errorf("target %s: deleting %s: %w", t.Raw, key, storeError(err))
 	}
 	return nil
 }
