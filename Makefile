@@ -7,6 +7,7 @@ FUZZ_TARGETS = ./sources:FuzzParsePEM ./sources:FuzzParseJWK ./sources:FuzzParse
 FUZZ_TARGETS += ./sources:FuzzParseKVSpec
 FUZZ_TARGETS += ./publish:FuzzWriteMetrics
 FUZZ_TARGETS += ./publish:FuzzCheckPublicOnly ./publish:FuzzVerify
+FUZZ_TARGETS += ./publish:FuzzUnescapeMetadata
 LDFLAGS = -X main.version=$(shell git describe --tags --always --dirty 2>/dev/null || echo dev) \
           -X main.commit=$(shell git rev-parse --short HEAD 2>/dev/null || echo none) \
           -X main.date=$(shell git log -1 --format=%cI 2>/dev/null || echo unknown)

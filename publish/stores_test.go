@@ -95,3 +95,18 @@ func TestPublicReadConfig(t *testing.T) {
 		}
 	}
 }
+
+// FuzzUnescapeMetadata: metadata comes from the store, written by anyone with access to the
+// bucket; unescaping it must never panic, and keys always come out lower case.
+func FuzzUnescapeMetadata(f *testing.F) {
+	for _, s := range []string{"Jwkspub__0x2d__version", "__0x__", "__0xffffffffff__", "a__0x41__b__0x", "%zz", "Sha256"} {
+		f.Add(s, "v%28x%29")
+	}
+	f.Fuzz(func(t *testing.T, k, v string) {
+		for got := range unescapeMetadata(map[string]string{k: v}) {
+			if got != strings.ToLower(got) {
+				t.Errorf("key %q not lower case", got)
+			}
+		}
+	})
+}
