@@ -110,3 +110,28 @@ func FuzzUnescapeMetadata(f *testing.F) {
 		}
 	})
 }
+
+// When the competing write already published the same document, the re-plan has nothing to
+// do: Publish succeeds without writing again.
+func TestPublishAfterCompetitorPublishedTheSame(t *testing.T) {
+	dir := t.TempDir()
+	tg := fileTarget(t, dir)
+	cfg := testSet("prod")
+	p, err := PlanTarget(t.Context(), tg, PlanOptions{Set: cfg, Keys: rotKeys(t, 1), Now: t0, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attempts []int
+	got, err := Publish(t.Context(), p, PublishOptions{BeforeWrite: func(_ *Plan, attempt int) {
+		attempts = append(attempts, attempt)
+		if _, err := publishAt(t, fileTarget(t, dir), cfg, rotKeys(t, 1), t0, GuardOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Changed() || fmt.Sprint(attempts) != "[1]" {
+		t.Errorf("after the competitor published the same set: attempts %v, plan %v", attempts, got.Objects)
+	}
+}
