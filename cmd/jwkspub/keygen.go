@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/jwkspub/jwkspub/keygen"
+	"github.com/jwkspub/jwkspub/internal/keygen"
 )
 
 var envPrefixRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
