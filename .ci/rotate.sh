@@ -50,8 +50,10 @@ WORK=$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/jwkspub-rotate.XXXXXX")
 chmod 700 "$WORK"
 trap 'rm -rf "$WORK"' EXIT
 
+SETS=${ROTATE_SETS:-}
+SETS=${SETS//,/ }
 args=(--config "$CONFIG")
-for s in ${ROTATE_SETS//,/ }; do args+=(--set "$s"); done
+for s in $SETS; do args+=(--set "$s"); done
 
 # mask VALUE: keep VALUE out of GitHub's logs should anything ever print it.
 mask() {
@@ -98,14 +100,14 @@ fi
 if [ -n "${ROTATE_GCP_WORKLOAD_IDENTITY_PROVIDER:-}" ]; then
 	p=$ROTATE_GCP_WORKLOAD_IDENTITY_PROVIDER
 	oidc_token "https://iam.googleapis.com/$p" "$WORK/gcp-token"
-	jq -n --arg aud "//iam.googleapis.com/$p" --arg file "$WORK/gcp-token" --arg sa "${ROTATE_GCP_SERVICE_ACCOUNT:-}" '{
+	(umask 077 && jq -n --arg aud "//iam.googleapis.com/$p" --arg file "$WORK/gcp-token" --arg sa "${ROTATE_GCP_SERVICE_ACCOUNT:-}" '{
 		type: "external_account", audience: $aud,
 		subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
 		token_url: "https://sts.googleapis.com/v1/token",
 		credential_source: {file: $file}
 	} + (if $sa == "" then {} else {service_account_impersonation_url:
 		"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/\($sa):generateAccessToken"} end)' \
-		> "$WORK/gcp-credentials.json"
+		> "$WORK/gcp-credentials.json")
 	export GOOGLE_APPLICATION_CREDENTIALS=$WORK/gcp-credentials.json
 	log "GCP: workload identity provider $p"
 fi
@@ -159,7 +161,7 @@ if [ "$MODE" = publish ]; then
 		if [[ $v == *=* && $v != http* ]]; then
 			vargs+=(--set "${v%%=*}"); url=${v#*=}
 		else
-			for s in ${ROTATE_SETS//,/ }; do vargs+=(--set "$s"); done
+			for s in $SETS; do vargs+=(--set "$s"); done
 		fi
 		log "verify: waiting up to ${ROTATE_VERIFY_WAIT:-10m} for $url to serve what the sources give"
 		if ! "$JWKSPUB" verify "${vargs[@]}" --url "$url" --expect --wait "${ROTATE_VERIFY_WAIT:-10m}" > "$WORK/verify.txt"; then

@@ -10,11 +10,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwt"
+	"golang.org/x/oauth2/google"
 
 	"github.com/jwkspub/jwkspub/publish"
 )
@@ -461,4 +466,140 @@ http {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestRotateCloudLogin: the script's cloud logins. jwkspub is wrapped so the test sees what the
+// real binary would get: the environment the AWS, Google and Azure SDKs read, and copies of the
+// token and credential files (removed when the script ends). Each is handed to the SDK that
+// will read it, which must accept it.
+func TestRotateCloudLogin(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "rec")
+	runnerTemp := filepath.Join(dir, "runner")
+	for _, d := range []string{rec, runnerTemp} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "jwkspub")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/jwkspub").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	wrapper := filepath.Join(dir, "jwkspub-recorded")
+	os.WriteFile(wrapper, []byte(`#!/bin/sh
+env | grep -E '^(AWS|GOOGLE|AZURE)_' | sort > "`+rec+`/env"
+for v in AWS_WEB_IDENTITY_TOKEN_FILE GOOGLE_APPLICATION_CREDENTIALS AZURE_FEDERATED_TOKEN_FILE; do
+	eval f=\$$v
+	if [ -n "$f" ]; then stat -c %a "$f" > "`+rec+`/$v.mode"; cp "$f" "`+rec+`/$v"; fi
+done
+exec `+bin+` "$@"
+`), 0o755)
+
+	iss := newJWTIssuer(t)
+	var auds []string
+	var mu sync.Mutex
+	gh := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Header.Get("Authorization") != "bearer request-token" {
+			http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
+			return
+		}
+		aud := req.URL.Query().Get("audience")
+		mu.Lock()
+		auds = append(auds, aud)
+		mu.Unlock()
+		json.NewEncoder(w).Encode(map[string]string{"value": iss.sign(t, aud, map[string]any{"sub": rotateSubject})})
+	}))
+	defer gh.Close()
+
+	keys, _ := filepath.Abs(filepath.Join(repoRoot, "examples/keys"))
+	cfg := filepath.Join(dir, "jwkspub.yaml")
+	os.WriteFile(cfg, []byte("sets:\n  - name: prod\n    sources: [file:"+keys+"/*.pub.pem]\n    targets: [file://"+dir+"/out/jwks.json]\n"), 0o644)
+	const provider = "projects/123456/locations/global/workloadIdentityPools/ci/providers/github"
+	env := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "JWKSPUB=" + wrapper, "RUNNER_TEMP=" + runnerTemp,
+		"GITHUB_STEP_SUMMARY=" + filepath.Join(dir, "summary"), "GITHUB_OUTPUT=" + filepath.Join(dir, "output"),
+		"ACTIONS_ID_TOKEN_REQUEST_URL=" + gh.URL + "/token?api-version=2.0",
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN=request-token",
+		"ROTATE_MODE=diff", "ROTATE_CONFIG=" + cfg,
+		"ROTATE_AWS_ROLE_ARN=arn:aws:iam::111122223333:role/jwks-publisher", "GITHUB_RUN_ID=42",
+		"ROTATE_GCP_WORKLOAD_IDENTITY_PROVIDER=" + provider,
+		"ROTATE_GCP_SERVICE_ACCOUNT=jwks@proj.iam.gserviceaccount.com",
+		"ROTATE_AZURE_CLIENT_ID=00000000-0000-0000-0000-00000000000c",
+		"ROTATE_AZURE_TENANT_ID=00000000-0000-0000-0000-00000000000t",
+	}
+	script := filepath.Join(repoRoot, ".ci", "rotate.sh")
+	cmd := exec.Command(script)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("rotate.sh: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "eyJ") {
+		t.Errorf("the output shows a token:\n%s", out)
+	}
+	wantAuds := []string{"sts.amazonaws.com", "https://iam.googleapis.com/" + provider, "api://AzureADTokenExchange"}
+	if strings.Join(auds, " ") != strings.Join(wantAuds, " ") {
+		t.Errorf("tokens requested for %v, want %v", auds, wantAuds)
+	}
+	got := map[string]string{}
+	raw, _ := os.ReadFile(filepath.Join(rec, "env"))
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			got[k] = v
+		}
+	}
+	for k, want := range map[string]string{
+		"AWS_ROLE_ARN": "arn:aws:iam::111122223333:role/jwks-publisher", "AWS_ROLE_SESSION_NAME": "jwkspub-42",
+		"AZURE_CLIENT_ID": "00000000-0000-0000-0000-00000000000c", "AZURE_TENANT_ID": "00000000-0000-0000-0000-00000000000t",
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %q, want %q", k, got[k], want)
+		}
+	}
+	for _, v := range []string{"AWS_WEB_IDENTITY_TOKEN_FILE", "GOOGLE_APPLICATION_CREDENTIALS", "AZURE_FEDERATED_TOKEN_FILE"} {
+		if !strings.HasPrefix(got[v], runnerTemp+"/") {
+			t.Errorf("%s = %q, want a file under RUNNER_TEMP", v, got[v])
+		}
+		if mode, _ := os.ReadFile(filepath.Join(rec, v+".mode")); strings.TrimSpace(string(mode)) != "600" {
+			t.Errorf("%s has mode %s, want 600", v, mode)
+		}
+	}
+	// The token files hold the job's token for each audience.
+	for v, aud := range map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": "sts.amazonaws.com", "AZURE_FEDERATED_TOKEN_FILE": "api://AzureADTokenExchange"} {
+		tok, _ := os.ReadFile(filepath.Join(rec, v))
+		parsed, err := jwt.Parse(tok, jwt.WithVerify(false))
+		if err != nil || !slices.Contains(parsed.Audience(), aud) || parsed.Subject() != rotateSubject {
+			t.Errorf("%s: %v (aud %v)", v, err, parsed)
+		}
+	}
+	// Google's client library accepts the credential file as external_account credentials.
+	creds, _ := os.ReadFile(filepath.Join(rec, "GOOGLE_APPLICATION_CREDENTIALS"))
+	var ext map[string]any
+	if err := json.Unmarshal(creds, &ext); err != nil {
+		t.Fatal(err)
+	}
+	if ext["type"] != "external_account" || ext["audience"] != "//iam.googleapis.com/"+provider ||
+		!strings.Contains(fmt.Sprint(ext["service_account_impersonation_url"]), "jwks@proj.iam.gserviceaccount.com:generateAccessToken") {
+		t.Errorf("GCP credentials %s", creds)
+	}
+	if _, err := google.CredentialsFromJSON(t.Context(), creds, "https://www.googleapis.com/auth/devstorage.read_write"); err != nil {
+		t.Errorf("golang.org/x/oauth2/google refuses the credential file: %v", err)
+	}
+	// Nothing is left behind in RUNNER_TEMP.
+	if left, _ := os.ReadDir(runnerTemp); len(left) != 0 {
+		t.Errorf("RUNNER_TEMP still holds %v", left)
+	}
+
+	t.Run("without id-token: write", func(t *testing.T) {
+		cmd := exec.Command(script)
+		for _, kv := range env {
+			if !strings.HasPrefix(kv, "ACTIONS_ID_TOKEN_REQUEST_") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "permissions: id-token: write") {
+			t.Errorf("err %v, output:\n%s", err, out)
+		}
+	})
 }
