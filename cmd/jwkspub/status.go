@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -63,11 +62,7 @@ func statusCommand(e env) *cli.Command {
 				return err
 			}
 			if len(stale) > 0 {
-				lines := make([]string, 0, len(stale))
-				for _, s := range stale {
-					lines = append(lines, fmt.Sprintf("  set %q: %v", s.set, s.err))
-				}
-				return fmt.Errorf("could not read %d target(s):\n%s", len(stale), strings.Join(lines, "\n"))
+				return fmt.Errorf("could not read %d target(s):\n%s", len(stale), staleLines(stale))
 			}
 			return nil
 		},

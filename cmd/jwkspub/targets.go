@@ -278,15 +278,25 @@ func (bc *bucketCache) close() error {
 // staleError lists the targets that are stale: exit 4 when others were written or are
 // current, else exit 1.
 func staleError(stale []staleTarget, current int) error {
-	lines := make([]string, 0, len(stale))
-	for _, s := range stale {
-		lines = append(lines, fmt.Sprintf("  set %q: %v", s.set, s.err))
-	}
-	msg := fmt.Errorf("%d target(s) stale, %d current (stale targets may still serve the previous document: fix the cause and run publish again):\n%s", len(stale), current, strings.Join(lines, "\n"))
+	msg := fmt.Errorf("%d target(s) stale, %d current (stale targets may still serve the previous document: fix the cause and run publish again):\n%s", len(stale), current, staleLines(stale))
 	if current == 0 {
 		return msg
 	}
 	return &codeError{code: exitPartial, err: msg}
+}
+
+// staleLines lists stale targets one per line, each naming its set once: library errors
+// already start with the set, errors from opening a bucket do not.
+func staleLines(stale []staleTarget) string {
+	lines := make([]string, 0, len(stale))
+	for _, s := range stale {
+		msg := s.err.Error()
+		if prefix := fmt.Sprintf("set %q", s.set); !strings.HasPrefix(msg, prefix) {
+			msg = prefix + ": " + msg
+		}
+		lines = append(lines, "  "+msg)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // appendSummary appends Markdown to the CI step summary file, when one is given: the plans,
