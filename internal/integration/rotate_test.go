@@ -572,7 +572,8 @@ exec `+bin+` "$@"
 			t.Errorf("%s: %v (aud %v)", v, err, parsed)
 		}
 	}
-	// Google's client library accepts the credential file as external_account credentials.
+	// Google's client library accepts the file as external_account credentials (the type is
+	// pinned: the library must not take it for anything else).
 	creds, _ := os.ReadFile(filepath.Join(rec, "GOOGLE_APPLICATION_CREDENTIALS"))
 	var ext map[string]any
 	if err := json.Unmarshal(creds, &ext); err != nil {
@@ -582,7 +583,7 @@ exec `+bin+` "$@"
 		!strings.Contains(fmt.Sprint(ext["service_account_impersonation_url"]), "jwks@proj.iam.gserviceaccount.com:generateAccessToken") {
 		t.Errorf("GCP credentials %s", creds)
 	}
-	if _, err := google.CredentialsFromJSON(t.Context(), creds, "https://www.googleapis.com/auth/devstorage.read_write"); err != nil {
+	if _, err := google.CredentialsFromJSONWithType(t.Context(), creds, google.ExternalAccount, "https://www.googleapis.com/auth/devstorage.read_write"); err != nil {
 		t.Errorf("golang.org/x/oauth2/google refuses the credential file: %v", err)
 	}
 	// Nothing is left behind in RUNNER_TEMP.
