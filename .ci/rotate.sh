@@ -16,7 +16,8 @@
 #                          separated; one set per URL, so with several sets write SET=URL)
 #   ROTATE_VERIFY_WAIT     how long verify waits for the URL (a CDN) to serve it (default 10m)
 #   ROTATE_VAULT_ROLE      Vault JWT auth role; set to log in with the job's OIDC token
-#   ROTATE_VAULT_AUDIENCE  audience of that token, in the role's bound_audiences (default vault)
+#   ROTATE_VAULT_AUDIENCE  audience of that token, in the role's bound_audiences (default:
+#                          GitHub's, https://github.com/OWNER)
 #   ROTATE_VAULT_MOUNT     Vault auth mount (default jwt)
 #   ROTATE_AWS_ROLE_ARN    AWS: role to assume with the job's OIDC token (audience sts.amazonaws.com)
 #   ROTATE_GCP_WORKLOAD_IDENTITY_PROVIDER  GCP: projects/N/locations/global/workloadIdentityPools/P/providers/X
@@ -82,7 +83,8 @@ oidc_token() {
 if [ -n "${ROTATE_VAULT_ROLE:-}" ]; then
 	export JWKSPUB_VAULT_AUTH=github-actions
 	export JWKSPUB_VAULT_ROLE=$ROTATE_VAULT_ROLE
-	export JWKSPUB_VAULT_AUDIENCE=${ROTATE_VAULT_AUDIENCE:-vault}
+	# Empty: GitHub's default audience, https://github.com/OWNER.
+	if [ -n "${ROTATE_VAULT_AUDIENCE:-}" ]; then export JWKSPUB_VAULT_AUDIENCE=$ROTATE_VAULT_AUDIENCE; fi
 	export JWKSPUB_VAULT_AUTH_MOUNT=${ROTATE_VAULT_MOUNT:-jwt}
 fi
 
