@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -54,11 +54,14 @@ func TestRotateAWSWebIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	priv.Set(jwk.KeyIDKey, "gh-1")
-	grant := "readwrite" // the MinIO policy the token's claim names
-	var issuerURL string
+	// The MinIO policy the token's claim names, and the issuer's URL: set by the test, read by
+	// the handlers' goroutines.
+	var grant, issuer atomic.Value
+	grant.Store("readwrite")
+	issuerURL := func() string { return issuer.Load().(string) }
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(map[string]any{"issuer": issuerURL, "jwks_uri": issuerURL + "/.well-known/jwks",
+		json.NewEncoder(w).Encode(map[string]any{"issuer": issuerURL(), "jwks_uri": issuerURL() + "/.well-known/jwks",
 			"id_token_signing_alg_values_supported": []string{"ES256"}, "response_types_supported": []string{"id_token"},
 			"subject_types_supported": []string{"public"}})
 	})
@@ -72,9 +75,9 @@ func TestRotateAWSWebIdentity(t *testing.T) {
 			http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
 			return
 		}
-		tok, err := jwt.NewBuilder().Issuer(issuerURL).Subject(rotateSubject).
+		tok, err := jwt.NewBuilder().Issuer(issuerURL()).Subject(rotateSubject).
 			Audience([]string{r.URL.Query().Get("audience")}).IssuedAt(time.Now()).
-			Expiration(time.Now().Add(5*time.Minute)).Claim("policy", grant).Build()
+			Expiration(time.Now().Add(5*time.Minute)).Claim("policy", grant.Load()).Build()
 		if err != nil {
 			t.Error(err)
 			return
@@ -86,17 +89,22 @@ func TestRotateAWSWebIdentity(t *testing.T) {
 		}
 		json.NewEncoder(w).Encode(map[string]string{"value": string(signed)})
 	})
-	gh := httptest.NewServer(mux)
+	gh := httptest.NewUnstartedServer(mux)
+	issuer.Store("http://" + gh.Listener.Addr().String())
+	gh.Start()
 	defer gh.Close()
-	issuerURL = gh.URL
 
 	// A MinIO of its own: its OpenID configuration is fixed at start.
 	port := freePort(t)
 	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
 	minio := exec.Command(minioBin, "server", "--quiet", "--address", fmt.Sprintf("127.0.0.1:%d", port),
 		"--console-address", fmt.Sprintf("127.0.0.1:%d", freePort(t)), filepath.Join(dir, "data"))
-	var minioLog bytes.Buffer
-	minio.Stdout, minio.Stderr = &minioLog, &minioLog
+	minioLog, err := os.Create(filepath.Join(dir, "minio.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer minioLog.Close()
+	minio.Stdout, minio.Stderr = minioLog, minioLog
 	minio.Env = append(os.Environ(), "MINIO_ROOT_USER=rootuser", "MINIO_ROOT_PASSWORD=rootpassword", "MINIO_BROWSER=off",
 		"MINIO_IDENTITY_OPENID_CONFIG_URL="+gh.URL+"/.well-known/openid-configuration",
 		"MINIO_IDENTITY_OPENID_CLIENT_ID=sts.amazonaws.com", "MINIO_IDENTITY_OPENID_CLAIM_NAME=policy")
@@ -125,7 +133,8 @@ func TestRotateAWSWebIdentity(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("minio not ready after 60s: %v\n%s", err, minioLog.String())
+			log, _ := os.ReadFile(minioLog.Name())
+			t.Fatalf("minio not ready after 60s: %v\n%s", err, log)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -177,7 +186,7 @@ func TestRotateAWSWebIdentity(t *testing.T) {
 	}
 
 	t.Run("a read-only grant cannot publish", func(t *testing.T) {
-		grant = "readonly"
+		grant.Store("readonly")
 		code, out := rotate(t)
 		if code == 0 {
 			t.Fatal("published with read-only credentials")
@@ -191,7 +200,7 @@ func TestRotateAWSWebIdentity(t *testing.T) {
 		}
 	})
 	t.Run("the job's token assumes the role and publishes", func(t *testing.T) {
-		grant = "readwrite"
+		grant.Store("readwrite")
 		code, out := rotate(t)
 		if code != 0 {
 			t.Fatalf("exit %d", code)

@@ -538,8 +538,11 @@ exec `+bin+` "$@"
 		t.Errorf("the output shows a token:\n%s", out)
 	}
 	wantAuds := []string{"sts.amazonaws.com", "https://iam.googleapis.com/" + provider, "api://AzureADTokenExchange"}
-	if strings.Join(auds, " ") != strings.Join(wantAuds, " ") {
-		t.Errorf("tokens requested for %v, want %v", auds, wantAuds)
+	mu.Lock()
+	gotAuds := strings.Join(auds, " ")
+	mu.Unlock()
+	if gotAuds != strings.Join(wantAuds, " ") {
+		t.Errorf("tokens requested for %s, want %v", gotAuds, wantAuds)
 	}
 	got := map[string]string{}
 	raw, _ := os.ReadFile(filepath.Join(rec, "env"))
