@@ -226,6 +226,18 @@ func loadConfig(c *cli.Context) (*publish.Config, error) {
 	return picked, nil
 }
 
+// oneSet returns the only selected set, for commands that write one set ("build writes").
+func (g *globals) oneSet(what string) (*publish.SetConfig, error) {
+	if len(g.cfg.Sets) != 1 {
+		names := make([]string, len(g.cfg.Sets))
+		for i, s := range g.cfg.Sets {
+			names[i] = s.Name
+		}
+		return nil, usagef("%s one set; choose it with --set (the configuration has %v)", what, names)
+	}
+	return &g.cfg.Sets[0], nil
+}
+
 // sourcesFor builds the sources of one set.
 func (g *globals) sourcesFor(set *publish.SetConfig) ([]sources.Source, error) {
 	opts := sources.Options{DerivePublic: g.derivePublic, Logger: g.logger, Lookup: g.lookup}

@@ -27,14 +27,10 @@ func buildCommand(e env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if len(g.cfg.Sets) != 1 {
-				names := make([]string, len(g.cfg.Sets))
-				for i, s := range g.cfg.Sets {
-					names[i] = s.Name
-				}
-				return usagef("build writes one set; choose it with --set (the configuration has %v)", names)
+			set, err := g.oneSet("build writes")
+			if err != nil {
+				return err
 			}
-			set := &g.cfg.Sets[0]
 			srcs, err := g.sourcesFor(set)
 			if err != nil {
 				return err

@@ -39,14 +39,10 @@ func renderCommand(e env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if len(g.cfg.Sets) != 1 {
-				names := make([]string, len(g.cfg.Sets))
-				for i, s := range g.cfg.Sets {
-					names[i] = s.Name
-				}
-				return usagef("render writes one set; choose it with --set (the configuration has %v)", names)
+			set, err := g.oneSet("render writes")
+			if err != nil {
+				return err
 			}
-			set := &g.cfg.Sets[0]
 			params := templates.Defaults()
 			params.Listen = c.String("listen")
 			params.BaseImage = c.String("base-image")
@@ -63,8 +59,8 @@ func renderCommand(e env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			// TODO(issue 5): pass the set's state object as ContextOptions.State once publish
-			// keeps one, so the image carries it in the document layer.
+			// No state object: render reads no target, and inventing "first published" times
+			// would mislead the guard. oci:// targets add the state they read and keep.
 			files, err := publish.RenderContext(publish.ContextOptions{Set: set, Keys: built, Params: params})
 			if err != nil {
 				return err
