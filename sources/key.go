@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"time"
 )
 
 // Source yields the public keys found at one spec.
@@ -86,8 +85,6 @@ type Options struct {
 	// Logger receives warnings (certificates about to expire, derived public keys). Never key
 	// material. nil discards.
 	Logger *slog.Logger
-	// Now is the clock for certificate checks; nil means time.Now.
-	Now func() time.Time
 	// Lookup reads an environment variable for env: and env-prefix: sources. nil means no
 	// variable is set: libraries never read the process environment themselves.
 	Lookup func(string) (string, bool)

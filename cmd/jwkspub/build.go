@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -35,7 +34,7 @@ func buildCommand(e env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			built, err := publish.Build(c.Context, publish.BuildOptions{Set: set, Sources: srcs, Now: time.Now(), Logger: g.logger})
+			built, err := publish.Build(c.Context, publish.BuildOptions{Set: set, Sources: srcs, Now: e.clock(), Logger: g.logger})
 			if err != nil {
 				return err
 			}

@@ -55,7 +55,7 @@ func renderCommand(e env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			built, err := publish.Build(c.Context, publish.BuildOptions{Set: set, Sources: srcs, Now: time.Now(), Logger: g.logger})
+			built, err := publish.Build(c.Context, publish.BuildOptions{Set: set, Sources: srcs, Now: e.clock(), Logger: g.logger})
 			if err != nil {
 				return err
 			}

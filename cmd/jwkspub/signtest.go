@@ -53,7 +53,7 @@ func runSignTest(c *cli.Context, e env, format string) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := e.clock()
 	built, err := publish.Build(c.Context, publish.BuildOptions{Set: set, Sources: srcs, Now: now, Logger: g.logger})
 	if err != nil {
 		return err

@@ -144,7 +144,7 @@ func runVerify(c *cli.Context, e env) error {
 	}
 
 	out := verifyReport{Source: origin.String(), Set: setName}
-	set, err := publish.Verify(doc, origin, publish.VerifyOptions{Policy: policy, Now: time.Now()})
+	set, err := publish.Verify(doc, origin, publish.VerifyOptions{Policy: policy, Now: e.clock()})
 	if err != nil {
 		var pe *publish.PolicyError
 		if format == "json" && errors.As(err, &pe) {
@@ -166,7 +166,7 @@ func runVerify(c *cli.Context, e env) error {
 	}
 	var tokErr error
 	if token != "" {
-		out.Token, tokErr = publish.VerifyToken(set, token, publish.TokenOptions{Now: time.Now(), Skew: c.Duration("skew")})
+		out.Token, tokErr = publish.VerifyToken(set, token, publish.TokenOptions{Now: e.clock(), Skew: c.Duration("skew")})
 		if tokErr != nil {
 			out.OK, out.TokenError = false, tokErr.Error()
 		}
@@ -225,7 +225,7 @@ func expectDrift(c *cli.Context, e env, rawURL string, logger *slog.Logger) (*pu
 	if err != nil {
 		return nil, nil, err
 	}
-	built, err := publish.Build(c.Context, publish.BuildOptions{Set: set, Sources: srcs, Now: time.Now(), Logger: g.logger})
+	built, err := publish.Build(c.Context, publish.BuildOptions{Set: set, Sources: srcs, Now: e.clock(), Logger: g.logger})
 	if err != nil {
 		return nil, nil, err
 	}
