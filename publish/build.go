@@ -31,7 +31,6 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 	var (
 		keys        []sources.Key
 		errs        []error
-		spec        = map[sources.Origin]string{} // origin -> spec of the source that gave the key
 		unavailable []string
 	)
 	for si, s := range o.Sources {
@@ -52,7 +51,7 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 		log.Debug("source read", "source", s.String(), "keys", len(ks))
 		name := s.String()
 		for i := range ks {
-			spec[ks[i].Origin] = name
+			ks[i].Spec = name
 		}
 		if keys == nil {
 			keys = ks // the common single source: no copy of ten thousand keys
@@ -79,9 +78,6 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("set %q: %w", o.Set.Name, errors.Join(errs...))
 	}
-	for i := range set.Keys {
-		set.Keys[i].Spec = spec[set.Keys[i].Origin]
-	}
 	set.Unavailable = unavailable
 	for _, w := range set.Warnings {
 		log.Warn(w, "set", o.Set.Name)
@@ -100,8 +96,20 @@ func dropRules(vs []Violation, rule string) []Violation {
 }
 
 // WriteFileAtomic writes data to path so that readers see either the old or the new content,
-// never a partial file: a temporary file in the same directory, fsync, rename.
+// never a partial file: a temporary file in the same directory, fsync, rename. A symbolic link
+// is written through to its target, and a path that is not a regular file (a device such as
+// /dev/null or /dev/stdout, a pipe) is written directly: renaming over it would replace the
+// link or the device itself.
 func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		if st.IsDir() {
+			return fmt.Errorf("writing %s: it is a directory", path)
+		}
+		return writeDirect(path, data)
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -124,6 +132,22 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeDirect writes to a device or pipe, which cannot be replaced atomically.
+func writeDirect(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
