@@ -17,7 +17,8 @@ if [ ! -f "$CORPUS/.complete" ]; then
 fi
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-$GO build -trimpath -o "$bin/jwkspub" ./cmd/jwkspub
+# The release build: see BUILD_TAGS in the Makefile.
+$GO build -trimpath -tags disable_grpc_modules -o "$bin/jwkspub" ./cmd/jwkspub
 $GO build -trimpath -o "$bin/benchloop" ./internal/benchloop
 $GO build -trimpath -o "$bin/benchrun" ./internal/benchrun
 

@@ -142,7 +142,7 @@ func (a *assembler) add(i int, k *sources.Key) {
 			bad("private-member", fmt.Sprintf("input carries private member %q", m), "give the public key only")
 		}
 	}
-	j := JWK{Kty: k.Kty, Use: "sig", Origin: k.Origin}
+	j := JWK{Kty: k.Kty, Use: "sig", Origin: k.Origin, Spec: k.Spec}
 	switch k.Kty {
 	case sources.KtyOct:
 		bad("symmetric-key", "kty \"oct\" is a shared secret, never publishable", "sign with an asymmetric key (RSA, EC or Ed25519) and publish its public half")

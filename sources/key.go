@@ -75,6 +75,9 @@ type Key struct {
 	ConfigKID string // the source's configured kid mode or template
 
 	Origin Origin
+	// Spec is the configured spec of the source that yielded the key ("file:keys/*.pem"),
+	// which Origin may narrow to one file; set by publish.Build. State groups keys by it.
+	Spec string
 }
 
 // Options are shared by all sources.
