@@ -6,7 +6,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -34,7 +33,6 @@ import (
 
 	"github.com/jwkspub/jwkspub/internal/ocitest"
 	"github.com/jwkspub/jwkspub/publish"
-	"github.com/jwkspub/jwkspub/sources"
 	"github.com/jwkspub/jwkspub/templates"
 )
 
@@ -92,20 +90,6 @@ func tagDigest(t *testing.T, ref string) string {
 		t.Fatal(err)
 	}
 	return desc.Digest.String()
-}
-
-func ociKeys(t *testing.T, seeds ...byte) *publish.Set {
-	t.Helper()
-	var keys []sources.Key
-	for _, s := range seeds {
-		pub := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{s}, ed25519.SeedSize)).Public().(ed25519.PublicKey)
-		keys = append(keys, sources.Key{Kty: sources.KtyOKP, Crv: "Ed25519", X: pub, Origin: sources.Origin{Source: fmt.Sprintf("test:%d", s)}})
-	}
-	set, err := publish.Assemble(keys, publish.AssembleOptions{KID: publish.KIDThumbprint})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
 }
 
 // faultProxy is a reverse proxy in front of the real registry that answers some requests
@@ -183,7 +167,7 @@ func TestOCIPushAndReadBack(t *testing.T) {
 	if live, err := publish.ReadLiveImage(ctx, loc, nil); err != nil || live != nil {
 		t.Fatalf("an absent tag reads as %v, %v; want nothing, no error", live, err)
 	}
-	img, files := buildOCI(t, baseRef, &publish.SetConfig{Name: "prod", Issuer: "https://auth.example.com"}, ociKeys(t, 1, 2))
+	img, files := buildOCI(t, baseRef, &publish.SetConfig{Name: "prod", Issuer: "https://auth.example.com"}, edSet(t, 1, 2))
 	d, err := publish.PushImage(ctx, loc, img)
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +210,7 @@ func TestOCIPushRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, _ := buildOCI(t, baseRef, &publish.SetConfig{Name: "prod"}, ociKeys(t, 1))
+	first, _ := buildOCI(t, baseRef, &publish.SetConfig{Name: "prod"}, edSet(t, 1))
 	d1, err := publish.PushImage(ctx, loc, first)
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +242,7 @@ func TestOCIPushRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// A rotation of its own, so its blobs are new to the registry and are pushed.
-			rotated, _ := buildOCI(t, baseRef, &publish.SetConfig{Name: "prod"}, ociKeys(t, 1, byte(10+i)))
+			rotated, _ := buildOCI(t, baseRef, &publish.SetConfig{Name: "prod"}, edSet(t, 1, byte(10+i)))
 			proxy.failWith(tc.fail)
 			defer proxy.failWith(func(*http.Request) int { return 0 })
 			before := proxy.count.Load()
