@@ -71,7 +71,11 @@ func publishCommand(e env) *cli.Command {
 					}
 					r.Plan = applied[i]
 					r.Outcome = "published"
-					g.logger.Info("published", "set", p.Set, "target", p.Target, "digest", r.Digest)
+					attrs := []any{"set", p.Set, "target", p.Target}
+					if r.Digest != "" { // images only
+						attrs = append(attrs, "digest", r.Digest)
+					}
+					g.logger.Info("published", attrs...)
 				}
 				current++
 				results = append(results, r)
