@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"cloud.google.com/go/storage"
+
+	"github.com/jwkspub/jwkspub/publish/publishtest"
 )
 
 // public_read is off by default and, when set, grants anonymous read per object: on GCS the
@@ -21,7 +23,7 @@ func TestPublicRead(t *testing.T) {
 		for _, public := range []bool{false, true} {
 			tg, name := freshTarget(t, s)
 			tg.PublicRead = public
-			if _, err := publishTo(ctx, tg, keysOf(t, 1), t0, nil); err != nil {
+			if _, err := publishTo(ctx, tg, publishtest.Keys(t, 1), t0, nil); err != nil {
 				t.Fatal(err)
 			}
 			var c *storage.Client
@@ -58,7 +60,7 @@ func TestPublicRead(t *testing.T) {
 			})
 			tg := proxiedTarget(t, px, bucket)
 			tg.PublicRead = public
-			if _, err := publishTo(ctx, tg, keysOf(t, 1), t0, nil); err != nil {
+			if _, err := publishTo(ctx, tg, publishtest.Keys(t, 1), t0, nil); err != nil {
 				t.Fatal(err)
 			}
 			want := ""

@@ -10,6 +10,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/publishtest"
 )
 
 // TestCORSAzurite: a store sends Access-Control-Allow-Origin only to a request with an Origin
@@ -20,7 +21,7 @@ func TestCORSAzurite(t *testing.T) {
 	ctx := context.Background()
 	s := stores(t)[2]
 	tg, name := freshTarget(t, s)
-	if _, err := publishTo(ctx, tg, keysOf(t, 1), t0, nil); err != nil {
+	if _, err := publishTo(ctx, tg, publishtest.Keys(t, 1), t0, nil); err != nil {
 		t.Fatal(err)
 	}
 	u := s.httpURL(name, jwksKey)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/publishtest"
 )
 
 // storeProxy sits between the publisher and MinIO: it counts requests, and injects faults.
@@ -91,7 +92,7 @@ func TestS3Faults(t *testing.T) {
 	ctx := context.Background()
 	s := stores(t)[0]
 	direct, bucket := freshTarget(t, s)
-	if _, err := publishTo(ctx, direct, keysOf(t, 1), t0, nil); err != nil {
+	if _, err := publishTo(ctx, direct, publishtest.Keys(t, 1), t0, nil); err != nil {
 		t.Fatal(err)
 	}
 	wantBody, wantAttrs := liveDoc(t, direct)
@@ -161,7 +162,7 @@ func TestS3Faults(t *testing.T) {
 				defer cancel()
 			}
 			start := time.Now()
-			_, err := publishTo(c, tg, keysOf(t, 1, 2), t0.Add(time.Hour), nil)
+			_, err := publishTo(c, tg, publishtest.Keys(t, 1, 2), t0.Add(time.Hour), nil)
 			if err == nil {
 				t.Fatal("publish through the faulty store succeeded")
 			}
@@ -192,9 +193,9 @@ func TestS3RequestCounts(t *testing.T) {
 		want map[string]int
 	}{
 		// 3 reads (all absent), JWKS and state written and read back.
-		{"first", keysOf(t, 1), map[string]int{"GET": 3 + 2, "PUT": 2}},
-		{"unchanged", keysOf(t, 1), map[string]int{"GET": 3}},
-		{"rotation", keysOf(t, 1, 2), map[string]int{"GET": 3 + 2, "PUT": 2}},
+		{"first", publishtest.Keys(t, 1), map[string]int{"GET": 3 + 2, "PUT": 2}},
+		{"unchanged", publishtest.Keys(t, 1), map[string]int{"GET": 3}},
+		{"rotation", publishtest.Keys(t, 1, 2), map[string]int{"GET": 3 + 2, "PUT": 2}},
 	} {
 		px.take()
 		if _, err := publishTo(ctx, tg, step.keys, t0.Add(time.Hour), nil); err != nil {

@@ -5,7 +5,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -30,7 +29,6 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/publishtest"
-	"github.com/jwkspub/jwkspub/sources"
 )
 
 // jwksKey is where every store test publishes: an OIDC-style path inside the bucket.
@@ -173,26 +171,6 @@ func openTarget(t testing.TB, raw string) *publish.Target {
 	return &publish.Target{Location: loc, Bucket: b}
 }
 
-// keysOf is an Ed25519 set from seeds, every key from one configured source so a new key
-// supersedes the older ones; kids are k<seed>.
-func keysOf(t testing.TB, seeds ...byte) *publish.Set {
-	t.Helper()
-	var keys []sources.Key
-	for _, s := range seeds {
-		pub := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{s}, ed25519.SeedSize)).Public().(ed25519.PublicKey)
-		keys = append(keys, sources.Key{Kty: sources.KtyOKP, Crv: "Ed25519", X: pub, KID: fmt.Sprintf("k%d", s),
-			Origin: sources.Origin{Source: fmt.Sprintf("file:keys/k%d.pem", s), Location: "block 1"}})
-	}
-	set, err := publish.Assemble(keys, publish.AssembleOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range set.Keys {
-		set.Keys[i].Spec = "file:keys/*.pem"
-	}
-	return set
-}
-
 func setConfig() *publish.SetConfig {
 	return &publish.SetConfig{Name: "prod", Output: publish.Output{CacheControl: "public, max-age=60"},
 		Rotation: publish.Rotation{MaxTokenLifetime: publish.Duration(24 * time.Hour)}}
@@ -267,14 +245,14 @@ func testLifecycle(t *testing.T, s store) {
 	ctx := context.Background()
 	tg, name := freshTarget(t, s)
 
-	p, err := publishTo(ctx, tg, keysOf(t, 1), t0, nil)
+	p, err := publishTo(ctx, tg, publishtest.Keys(t, 1), t0, nil)
 	if err != nil {
 		t.Fatalf("first publish: %v", err)
 	}
 	if !p.First {
 		t.Errorf("first publish planned as not first: %+v", p)
 	}
-	want := encoded(t, keysOf(t, 1))
+	want := encoded(t, publishtest.Keys(t, 1))
 	body, a := liveDoc(t, tg)
 	if !bytes.Equal(body, want) {
 		t.Fatalf("published %s, want %s", body, want)
@@ -303,7 +281,7 @@ func testLifecycle(t *testing.T, s store) {
 
 	// Unchanged: nothing planned, nothing written (ETag and modification time kept).
 	time.Sleep(1100 * time.Millisecond) // modification times have one-second resolution on S3
-	p, err = publishTo(ctx, tg, keysOf(t, 1), t0.Add(time.Hour), nil)
+	p, err = publishTo(ctx, tg, publishtest.Keys(t, 1), t0.Add(time.Hour), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +294,7 @@ func testLifecycle(t *testing.T, s store) {
 	}
 
 	// Rotation: k2 joins.
-	p, err = publishTo(ctx, tg, keysOf(t, 1, 2), t0.Add(2*time.Hour), nil)
+	p, err = publishTo(ctx, tg, publishtest.Keys(t, 1, 2), t0.Add(2*time.Hour), nil)
 	if err != nil {
 		t.Fatalf("rotation: %v", err)
 	}
@@ -324,19 +302,19 @@ func testLifecycle(t *testing.T, s store) {
 		t.Errorf("rotation plan: %+v", p.Keys)
 	}
 	body, a3 := liveDoc(t, tg)
-	if !bytes.Equal(body, encoded(t, keysOf(t, 1, 2))) {
+	if !bytes.Equal(body, encoded(t, publishtest.Keys(t, 1, 2))) {
 		t.Fatalf("after rotation: %s", body)
 	}
 
 	// Removing k1 now, before its successor has been cached and its tokens expired: refused,
 	// and the live document is untouched.
-	_, err = publishTo(ctx, tg, keysOf(t, 2), t0.Add(3*time.Hour), nil)
+	_, err = publishTo(ctx, tg, publishtest.Keys(t, 2), t0.Add(3*time.Hour), nil)
 	var ge *publish.GuardError
 	if !errors.As(err, &ge) {
 		t.Fatalf("early removal: got %v, want a guard refusal", err)
 	}
 	body, a4 := liveDoc(t, tg)
-	if a4.ETag != a3.ETag || !bytes.Equal(body, encoded(t, keysOf(t, 1, 2))) {
+	if a4.ETag != a3.ETag || !bytes.Equal(body, encoded(t, publishtest.Keys(t, 1, 2))) {
 		t.Errorf("guard refusal changed the object: ETag %s -> %s", a3.ETag, a4.ETag)
 	}
 }
@@ -346,7 +324,7 @@ func testLifecycle(t *testing.T, s store) {
 func testDryRun(t *testing.T, s store) {
 	ctx := context.Background()
 	tg, _ := freshTarget(t, s)
-	opts := publish.PlanOptions{Set: setConfig(), Keys: keysOf(t, 1), Now: t0, Version: "test"}
+	opts := publish.PlanOptions{Set: setConfig(), Keys: publishtest.Keys(t, 1), Now: t0, Version: "test"}
 	p, err := publish.PlanTarget(ctx, tg, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -358,16 +336,16 @@ func testDryRun(t *testing.T, s store) {
 	if obj, err := it.Next(ctx); err != io.EOF {
 		t.Fatalf("dry run on an empty bucket left %v (err %v)", obj, err)
 	}
-	if _, err := publishTo(ctx, tg, keysOf(t, 1), t0, nil); err != nil {
+	if _, err := publishTo(ctx, tg, publishtest.Keys(t, 1), t0, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, before := liveDoc(t, tg)
-	opts.Keys, opts.Now = keysOf(t, 1, 2), t0.Add(time.Hour)
+	opts.Keys, opts.Now = publishtest.Keys(t, 1, 2), t0.Add(time.Hour)
 	if p, err = publish.PlanTarget(ctx, tg, opts); err != nil || !p.Changed() {
 		t.Fatalf("rotation plan: %v %v", p, err)
 	}
 	body, after := liveDoc(t, tg)
-	if after.ETag != before.ETag || !bytes.Equal(body, encoded(t, keysOf(t, 1))) {
+	if after.ETag != before.ETag || !bytes.Equal(body, encoded(t, publishtest.Keys(t, 1))) {
 		t.Errorf("dry run changed the document")
 	}
 }
@@ -378,16 +356,16 @@ func testDryRun(t *testing.T, s store) {
 func testRace(t *testing.T, s store) {
 	ctx := context.Background()
 	tg, _ := freshTarget(t, s)
-	if _, err := publishTo(ctx, tg, keysOf(t, 1), t0, nil); err != nil {
+	if _, err := publishTo(ctx, tg, publishtest.Keys(t, 1), t0, nil); err != nil {
 		t.Fatal(err)
 	}
 	var attempts []int
-	p, err := publishTo(ctx, tg, keysOf(t, 1, 2), t0.Add(time.Hour), func(p *publish.Plan, attempt int) {
+	p, err := publishTo(ctx, tg, publishtest.Keys(t, 1, 2), t0.Add(time.Hour), func(p *publish.Plan, attempt int) {
 		attempts = append(attempts, attempt)
 		if attempt == 1 {
 			// Same keys, other bytes and another Cache-Control: a new revision. (The bytes
 			// must differ: an S3 ETag is the body's MD5, so a header-only rewrite keeps it.)
-			compete(t, tg, append(encoded(t, keysOf(t, 1)), '\n'), "public, max-age=5")
+			compete(t, tg, append(encoded(t, publishtest.Keys(t, 1)), '\n'), "public, max-age=5")
 		}
 	})
 	if err != nil {
@@ -401,7 +379,7 @@ func testRace(t *testing.T, s store) {
 		t.Errorf("re-plan did not read the competing write: headers %+v", p.Headers)
 	}
 	body, a := liveDoc(t, tg)
-	if !bytes.Equal(body, encoded(t, keysOf(t, 1, 2))) || a.CacheControl != "public, max-age=60" {
+	if !bytes.Equal(body, encoded(t, publishtest.Keys(t, 1, 2))) || a.CacheControl != "public, max-age=60" {
 		t.Errorf("after the retry: %s, Cache-Control %q", body, a.CacheControl)
 	}
 }
@@ -411,12 +389,12 @@ func testRace(t *testing.T, s store) {
 func testLostTwice(t *testing.T, s store) {
 	ctx := context.Background()
 	tg, _ := freshTarget(t, s)
-	if _, err := publishTo(ctx, tg, keysOf(t, 1), t0, nil); err != nil {
+	if _, err := publishTo(ctx, tg, publishtest.Keys(t, 1), t0, nil); err != nil {
 		t.Fatal(err)
 	}
 	var theirs []byte
-	_, err := publishTo(ctx, tg, keysOf(t, 1, 2), t0.Add(time.Hour), func(p *publish.Plan, attempt int) {
-		theirs = append(encoded(t, keysOf(t, 1)), bytes.Repeat([]byte{'\n'}, attempt)...)
+	_, err := publishTo(ctx, tg, publishtest.Keys(t, 1, 2), t0.Add(time.Hour), func(p *publish.Plan, attempt int) {
+		theirs = append(encoded(t, publishtest.Keys(t, 1)), bytes.Repeat([]byte{'\n'}, attempt)...)
 		compete(t, tg, theirs, fmt.Sprintf("public, max-age=%d", attempt))
 	})
 	if !errors.Is(err, publish.ErrConflict) {
@@ -434,9 +412,9 @@ func testFirstCreateRace(t *testing.T, s store) {
 	ctx := context.Background()
 	tg, _ := freshTarget(t, s)
 	other := &publish.Target{Location: tg.Location, Bucket: tg.Bucket}
-	_, err := publishTo(ctx, tg, keysOf(t, 2), t0, func(p *publish.Plan, attempt int) {
+	_, err := publishTo(ctx, tg, publishtest.Keys(t, 2), t0, func(p *publish.Plan, attempt int) {
 		if attempt == 1 {
-			if _, err := publishTo(ctx, other, keysOf(t, 1), t0, nil); err != nil {
+			if _, err := publishTo(ctx, other, publishtest.Keys(t, 1), t0, nil); err != nil {
 				t.Errorf("competing first publish: %v", err)
 			}
 		}
@@ -446,7 +424,7 @@ func testFirstCreateRace(t *testing.T, s store) {
 		t.Fatalf("got %v, want the guard to refuse removing the winner's key", err)
 	}
 	body, _ := liveDoc(t, tg)
-	if !bytes.Equal(body, encoded(t, keysOf(t, 1))) {
+	if !bytes.Equal(body, encoded(t, publishtest.Keys(t, 1))) {
 		t.Errorf("the first publisher's document was overwritten: %s", body)
 	}
 }
