@@ -8,9 +8,11 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"strconv"
 	"text/template"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/jwkspub/jwkspub/sources"
 )
@@ -124,18 +126,72 @@ func (a *assembler) violate(o sources.Origin, key, rule, detail, fix string) {
 	a.violations = append(a.violations, Violation{Origin: o, Key: key, Rule: rule, Detail: detail, Fix: fix})
 }
 
-// label names a key in messages: its kid when it has one, else its index among the inputs.
+// label names a key in messages: its kid when it has one, else its index among the inputs. A
+// kid too long to read is cut short: a template once produced a 1 MB kid.
 func label(kid string, i int) string {
-	if kid != "" {
-		return fmt.Sprintf("kid %q", kid)
+	if kid == "" {
+		return fmt.Sprintf("key %d", i)
 	}
-	return fmt.Sprintf("key %d", i)
+	if len(kid) > maxKIDShown {
+		cut := maxKIDShown
+		for cut > 0 && !utf8.RuneStart(kid[cut]) {
+			cut--
+		}
+		return fmt.Sprintf("kid %q… (%d bytes)", kid[:cut], len(kid))
+	}
+	return fmt.Sprintf("kid %q", kid)
+}
+
+// MaxKIDLength bounds a published kid in bytes. Real issuers' kids are thumbprints, UUIDs and
+// dates, well under 100 bytes; verifiers copy the kid into every token header.
+const MaxKIDLength = 256
+
+// maxKIDShown is how much of a kid a message quotes.
+const maxKIDShown = 64
+
+// kidProblem says what is wrong with a kid about to be published, whatever produced it (the
+// input, a template, Vault), or "" when nothing is.
+func kidProblem(kid string) string {
+	switch {
+	case kid == "":
+		return "the kid is empty"
+	case len(kid) > MaxKIDLength:
+		return fmt.Sprintf("the kid is %d bytes, longer than %d", len(kid), MaxKIDLength)
+	case !utf8.ValidString(kid) || strings.IndexFunc(kid, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		return "the kid has unprintable characters"
+	case strings.TrimSpace(kid) != kid:
+		return "the kid has leading or trailing white space, which verifiers compare byte for byte"
+	}
+	return ""
+}
+
+// keyOpsProblem checks a key's "key_ops" against use "sig" (RFC 7517 §4.3: they must agree).
+// A public signing key verifies; private input given with --derive-public may also say "sign".
+func keyOpsProblem(ops []string, derived bool) string {
+	var bad []string
+	seen := make(map[string]bool, len(ops))
+	for _, op := range ops {
+		if seen[op] {
+			return fmt.Sprintf("key_ops lists %q twice (RFC 7517 §4.3)", op)
+		}
+		seen[op] = true
+		if op != "verify" && (op != "sign" || !derived) {
+			bad = append(bad, strconv.Quote(op))
+		}
+	}
+	if len(bad) == 0 {
+		return ""
+	}
+	allowed := `"verify"`
+	if derived {
+		allowed = `"verify" and "sign"`
+	}
+	return fmt.Sprintf("key_ops %s do not agree with use \"sig\": a signing key may carry only %s", strings.Join(bad, ", "), allowed)
 }
 
 func (a *assembler) add(i int, k *sources.Key) {
 	// The label is made only when there is something to say: most keys have nothing wrong.
 	bad := func(rule, detail, fix string) { a.violate(k.Origin, label(k.KID, i), rule, detail, fix) }
-	before := len(a.violations)
 
 	for _, m := range k.Members {
 		if sources.IsPrivateMember(m) {
@@ -154,6 +210,9 @@ func (a *assembler) add(i int, k *sources.Key) {
 		}
 		if e, ok := smallInt(j.E); !ok || !a.opts.Policy.allowsExponent(e) {
 			bad("rsa-exponent", fmt.Sprintf("RSA public exponent %s is not 65537", new(big.Int).SetBytes(j.E)), "generate a key with e=65537, or list the exponent in policy.rsa_exponents")
+		}
+		if rocaFingerprint(j.N) {
+			bad("rsa-roca", "the RSA modulus has the ROCA fingerprint (CVE-2017-15361): it was made by a vulnerable Infineon library and can be factored", "generate a new key outside the affected smart card or TPM (update its firmware first)")
 		}
 	case sources.KtyEC:
 		j.Crv = k.Crv
@@ -179,6 +238,10 @@ func (a *assembler) add(i int, k *sources.Key) {
 			bad("okp-key", fmt.Sprintf("Ed25519 public key is %d bytes, want 32", len(k.X)), "the key is corrupt; export it again from its source")
 			return
 		}
+		if err := checkEd25519Point(k.X); err != nil {
+			bad("okp-point", err.Error(), "the key is corrupt or forged; export it again from its private key")
+			return
+		}
 		j.X = k.X
 	default:
 		bad("kty", fmt.Sprintf("unsupported kty %q", k.Kty), "use an RSA, EC or OKP (Ed25519) key")
@@ -202,26 +265,32 @@ func (a *assembler) add(i int, k *sources.Key) {
 		if j.Crv != "" {
 			have += " " + j.Crv
 		}
-		bad("alg-kty", fmt.Sprintf("alg %s needs a %s %s key, this is %s", j.Alg, want.kty, want.crv, have), fmt.Sprintf("use alg %s for this key, or the matching key", inferAlg(j.Kty, j.Crv)))
+		need := want.kty
+		if want.crv != "" {
+			need += " " + want.crv
+		}
+		bad("alg-kty", fmt.Sprintf("alg %s needs an %s key, this is %s", j.Alg, need, have), fmt.Sprintf("use alg %s for this key, or the matching key", inferAlg(j.Kty, j.Crv)))
 	} else if !a.opts.Policy.allowsAlg(j.Alg) {
 		bad("alg-not-allowed", fmt.Sprintf("alg %s is not in policy.allowed_algs (%s)", j.Alg, strings.Join(a.opts.Policy.AllowedAlgs, ", ")), "add it to policy.allowed_algs, or use a key of an allowed kind")
 	}
 	if k.Use != "" && k.Use != "sig" {
 		bad("use", fmt.Sprintf("input says use %q; jwkspub publishes signature keys", k.Use), "publish only signing keys, with use \"sig\" or none")
 	}
-	a.checkCerts(k, &j, bad)
-	if len(a.violations) > before {
-		return
+	if detail := keyOpsProblem(k.KeyOps, k.Derived); detail != "" {
+		bad("key-ops", detail, `drop "key_ops" or make it ["verify"]; publish encryption and key-agreement keys elsewhere`)
 	}
+	a.checkCerts(k, &j, bad)
 
+	// A key refused above still takes part in the kid and duplicate checks, so that one run
+	// reports every violation; no set is returned once any was found.
 	j.Thumbprint = thumbprint(&j)
 	kid, err := a.kid(k, &j, i)
 	if err != nil {
 		bad("kid", err.Error(), "fix the kid mode or template")
 		return
 	}
-	if kid == "" || strings.IndexFunc(kid, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
-		bad("kid", fmt.Sprintf("kid %q is empty or has unprintable characters", kid), "give a printable kid")
+	if detail := kidProblem(kid); detail != "" {
+		bad("kid-format", detail, "give a kid of 1 to "+strconv.Itoa(MaxKIDLength)+" printable characters without surrounding spaces")
 		return
 	}
 	j.KID = kid

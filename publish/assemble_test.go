@@ -10,9 +10,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -459,5 +461,193 @@ func TestEncoderCatchesLeakyKeys(t *testing.T) {
 	set := &Set{Keys: []JWK{{Kty: "oct", KID: "x", X: []byte("secret")}}}
 	if _, err := Encode(set, false); err == nil {
 		t.Fatal("Encode wrote an oct key")
+	}
+}
+
+// ed25519Torsion are the encodings of the eight points of small order on edwards25519 (the
+// torsion subgroup), as listed by libsodium and the "Taming the many EdDSAs" paper (Chalkias et
+// al., 2020).
+var ed25519Torsion = []string{
+	"0100000000000000000000000000000000000000000000000000000000000000", // identity, order 1
+	"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // order 2
+	"0000000000000000000000000000000000000000000000000000000000000000", // order 4
+	"0000000000000000000000000000000000000000000000000000000000000080", // order 4
+	"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", // order 8
+	"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85", // order 8
+	"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", // order 8
+	"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa", // order 8
+}
+
+func TestEd25519Points(t *testing.T) {
+	tests := []struct {
+		name, hex, want string // want: part of the detail, "" when the key is accepted
+	}{
+		{"RFC 8032 7.1 test 1", "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", ""},
+		{"RFC 8032 7.1 test 3", "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025", ""},
+		{"identity as y = p+1", "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", "not canonically encoded"},
+		{"identity with the sign bit", "0100000000000000000000000000000000000000000000000000000000000080", "not canonically encoded"},
+		{"y = 2 is on no point", "0200000000000000000000000000000000000000000000000000000000000000", "does not decode"},
+	}
+	for i, h := range ed25519Torsion {
+		tests = append(tests, struct{ name, hex, want string }{fmt.Sprintf("torsion point %d", i), h, "small order"})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x, err := hex.DecodeString(tt.hex)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := sources.Key{Kty: "OKP", Crv: "Ed25519", X: x, KID: "ed", Origin: sources.Origin{Source: "env:JWKS", Location: "key 0"}}
+			_, err = Assemble([]sources.Key{k}, AssembleOptions{})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("a valid RFC 8032 key refused: %v", err)
+				}
+				return
+			}
+			var pe *PolicyError
+			if !errors.As(err, &pe) || pe.Violations[0].Rule != "okp-point" || !strings.Contains(pe.Violations[0].Detail, tt.want) {
+				t.Fatalf("err = %v, want okp-point %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestROCA: the positive sample of the ROCA detector's own tests (crocs-muni/roca,
+// roca/tests/data/pubkey03.pem, MIT licence) is refused; keys made here are not.
+func TestROCA(t *testing.T) {
+	data, err := os.ReadFile("testdata/vectors/roca-pubkey03.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := sources.ParsePEM(data, sources.Origin{Source: "file:roca.pem"}, sources.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Assemble(keys, AssembleOptions{})
+	var pe *PolicyError
+	if !errors.As(err, &pe) || len(pe.Violations) != 1 || pe.Violations[0].Rule != "rsa-roca" {
+		t.Fatalf("err = %v, want rsa-roca alone", err)
+	}
+	for range 20 {
+		k, _ := rsa.GenerateKey(rand.Reader, 2048)
+		if rocaFingerprint(k.N.Bytes()) {
+			t.Fatal("a Go-generated modulus has the ROCA fingerprint")
+		}
+	}
+	if rocaFingerprint(mustB64(t, rfc7638N)) {
+		t.Fatal("the RFC 7638 modulus has the ROCA fingerprint")
+	}
+}
+
+func mustB64(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestKeyOps(t *testing.T) {
+	const ed = `"kty":"OKP","crv":"Ed25519","x":"` + rfc8037X + `"`
+	tests := []struct {
+		name, jwk string
+		derived   bool
+		want      string // part of the key-ops detail; "" when accepted
+	}{
+		{"verify", `{` + ed + `,"key_ops":["verify"]}`, false, ""},
+		{"empty", `{` + ed + `,"key_ops":[]}`, false, ""},
+		{"encrypt", `{` + ed + `,"key_ops":["encrypt"]}`, false, `"encrypt"`},
+		{"wrapKey and deriveKey", `{` + ed + `,"key_ops":["verify","wrapKey","deriveKey"]}`, false, `"wrapKey", "deriveKey"`},
+		{"sign on a public key", `{` + ed + `,"key_ops":["sign","verify"]}`, false, `"sign"`},
+		{"sign on derived private input", `{` + ed + `,"key_ops":["sign","verify"]}`, true, ""},
+		{"twice", `{` + ed + `,"key_ops":["verify","verify"]}`, false, "twice"},
+		{"use sig with encrypt", `{` + ed + `,"use":"sig","key_ops":["encrypt"]}`, false, `"encrypt"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := parseJWK(t, tt.jwk)
+			k.Derived = tt.derived
+			set, err := Assemble([]sources.Key{k}, AssembleOptions{})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, _ := Encode(set, false)
+				if strings.Contains(string(out), "key_ops") {
+					t.Errorf("output carries key_ops: %s", out)
+				}
+				return
+			}
+			var pe *PolicyError
+			if !errors.As(err, &pe) || pe.Violations[0].Rule != "key-ops" || !strings.Contains(pe.Violations[0].Detail, tt.want) {
+				t.Fatalf("err = %v, want key-ops naming %s", err, tt.want)
+			}
+		})
+	}
+	if _, err := sources.ParseJWK([]byte(`{`+ed+`,"key_ops":"verify"}`), sources.Origin{Source: "env:K"}, sources.Options{}); err == nil || !strings.Contains(err.Error(), "key_ops") {
+		t.Fatalf("key_ops as a string: err = %v", err)
+	}
+}
+
+func TestKIDFormat(t *testing.T) {
+	ed := parseJWK(t, `{"kty":"OKP","crv":"Ed25519","x":"`+rfc8037X+`"}`)
+	tests := []struct {
+		name string
+		kid  string // the input's kid
+		mode string // the set's kid mode
+		want string // part of the detail; "" when accepted
+	}{
+		{"plain", "2024-05-key", "", ""},
+		{"one space", " ", "", "white space"},
+		{"leading space", " key", "", "white space"},
+		{"trailing newline", "key\n", "", "unprintable"},
+		{"at the bound", strings.Repeat("k", MaxKIDLength), "", ""},
+		{"over the bound", strings.Repeat("k", MaxKIDLength+1), "", "longer than 256"},
+		{"a template's megabyte", "", `{{printf "%01000000d" 0}}`, "1000000 bytes"},
+		{"a template's nothing", "", `{{if false}}x{{end}}`, "empty"},
+		{"invalid UTF-8", "k\xff", "", "unprintable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := ed
+			k.KID = tt.kid
+			_, err := Assemble([]sources.Key{k}, AssembleOptions{KID: tt.mode})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var pe *PolicyError
+			if !errors.As(err, &pe) || pe.Violations[0].Rule != "kid-format" || !strings.Contains(pe.Violations[0].Detail, tt.want) {
+				t.Fatalf("err = %v, want kid-format %q", err, tt.want)
+			}
+			if len(err.Error()) > 1000 {
+				t.Errorf("the message is %d bytes: a long kid must be cut short", len(err.Error()))
+			}
+		})
+	}
+}
+
+// TestEveryViolationAtOnceWithDuplicates: a refused key still takes part in the duplicate
+// checks, so a weak key under two kids reports both problems in one run.
+func TestEveryViolationAtOnceWithDuplicates(t *testing.T) {
+	rsa1024, _ := rsa.GenerateKey(rand.Reader, 1024)
+	weak, _ := sources.FromPublicKey(&rsa1024.PublicKey)
+	a, b := weak, weak
+	a.KID, b.KID = "a", "b"
+	_, err := Assemble([]sources.Key{a, b}, AssembleOptions{})
+	var pe *PolicyError
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %v", err)
+	}
+	var rules []string
+	for _, v := range pe.Violations {
+		rules = append(rules, v.Rule)
+	}
+	if got := strings.Join(rules, " "); got != "rsa-min-bits rsa-min-bits duplicate-key" {
+		t.Fatalf("rules = %s, want rsa-min-bits twice and duplicate-key", got)
 	}
 }

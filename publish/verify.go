@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -187,10 +186,9 @@ func Verify(doc []byte, origin sources.Origin, opts VerifyOptions) (*Set, error)
 			bad(at, lbl, "jwk", "not a JSON object", `every element of "keys" must be a JWK object`)
 			continue
 		}
-		// Parse as if deriving the public half, so that a key with private members is still
-		// checked against every other rule; the private members go back into Members, where
-		// Assemble refuses them by name.
-		ks, err := sources.ParseJWK(raw, at, sources.Options{DerivePublic: true})
+		// A key with private members is still checked against every other rule; Assemble
+		// refuses the members by name.
+		ks, err := sources.ParseJWK(raw, at, sources.Options{ReportPrivate: true})
 		if err != nil {
 			var se *sources.Error
 			detail, fix := err.Error(), "correct the JWK (RFC 7517, RFC 7518 §6)"
@@ -204,12 +202,6 @@ func Verify(doc []byte, origin sources.Origin, opts VerifyOptions) (*Set, error)
 			continue
 		}
 		k := ks[0]
-		for name := range m {
-			if sources.IsPrivateMember(name) {
-				k.Members = append(k.Members, name)
-			}
-		}
-		slices.Sort(k.Members)
 		var absent []string
 		for _, name := range []string{"kid", "alg", "use"} {
 			if _, ok := m[name]; !ok {

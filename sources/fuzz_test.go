@@ -22,6 +22,9 @@ func addSeeds(f *testing.F) {
 	}
 	f.Add([]byte(`{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB","x5c":["AAAA"]}]}`))
 	f.Add([]byte(`{"kty":"EC","crv":"P-256","x":"AA","y":"AA","d":"AA"}`))
+	f.Add([]byte(`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","key_ops":["sign","verify"]}`))
+	f.Add([]byte(`{"kty":"RSA","n":"sXch","e":"AQAB","d":"AQ","p":"AQ","q":"AQ"}`))
+	f.Add([]byte(`{"kty":"OKP","crv":"Ed25519","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","key_ops":"verify","kid":""}`))
 	f.Add([]byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA== x"))
 	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"))
 }
@@ -55,6 +58,9 @@ func FuzzParseJWK(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		keys, err := ParseJWK(data, Origin{Source: "fuzz"}, Options{})
+		checkParsed(t, keys, err)
+		// With --derive-public the private part is checked against the public one.
+		keys, err = ParseJWK(data, Origin{Source: "fuzz"}, Options{DerivePublic: true})
 		checkParsed(t, keys, err)
 	})
 }

@@ -70,7 +70,7 @@ func parseOneJWK(m map[string]json.RawMessage, at Origin, opts Options) (Key, er
 	k.Origin = at
 	var private []string
 	for name := range m {
-		if IsPrivateMember(name) {
+		if IsPrivateMember(name) && !opts.ReportPrivate {
 			private = append(private, name)
 			continue
 		}
@@ -144,6 +144,14 @@ func parseOneJWK(m map[string]json.RawMessage, at Origin, opts Options) (Key, er
 			return k, bad(`OKP JWK needs "crv" and "x"`)
 		}
 	}
+	if raw, ok := m["key_ops"]; ok {
+		if err := json.Unmarshal(raw, &k.KeyOps); err != nil || k.KeyOps == nil {
+			return k, bad(`"key_ops" is not an array of strings`)
+		}
+	}
+	if raw, ok := m["kid"]; ok && k.KID == "" && string(raw) == `""` {
+		opts.logger().Warn("empty kid treated as absent; the set's kid mode names the key", "origin", at.String())
+	}
 	if raw, ok := m["x5c"]; ok {
 		var chain []string
 		if err := json.Unmarshal(raw, &chain); err != nil {
@@ -162,9 +170,33 @@ func parseOneJWK(m map[string]json.RawMessage, at Origin, opts Options) (Key, er
 		}
 	}
 	if len(private) > 0 {
+		if err := checkPrivateJWK(&k, m); err != nil {
+			return k, &Error{Origin: at, Err: err, Fix: fixMismatch}
+		}
+		k.Derived = true
 		opts.logger().Info("derived public key from private JWK; private members discarded", "origin", at.String())
 	}
 	return k, nil
+}
+
+// checkPrivateJWK decodes the private members a --derive-public JWK carries and proves they
+// belong to its public members. The decoded private values live only in this call.
+func checkPrivateJWK(k *Key, m map[string]json.RawMessage) error {
+	priv := make(map[string][]byte, 3)
+	for _, name := range []string{"d", "p", "q"} {
+		s, err := jsonString(m, name)
+		if err != nil {
+			return fmt.Errorf("%w: member %q is not a string", ErrPrivateMismatch, name)
+		}
+		if priv[name], err = decodeB64URL(s); err != nil {
+			return fmt.Errorf("%w: member %q is not base64url", ErrPrivateMismatch, name)
+		}
+	}
+	signer, err := privateFromJWK(k, priv)
+	if err != nil || signer == nil {
+		return err
+	}
+	return checkPrivate(signer)
 }
 
 func kidNote(kid string) string {

@@ -57,6 +57,12 @@ type Key struct {
 	KID string
 	Alg string
 	Use string
+	// KeyOps is the input's "key_ops" (RFC 7517 §4.3), nil when it carried none. The output
+	// never carries it: Assemble checks it agrees with use "sig" and drops it.
+	KeyOps []string
+	// Derived is set when the key is the public half of private key input (--derive-public),
+	// checked against the private part. Such input may carry key_ops "sign".
+	Derived bool
 
 	// Certs is the certificate chain the key came with (leaf first): from a PEM certificate or
 	// a JWK's x5c. Empty for bare keys.
@@ -85,6 +91,10 @@ type Options struct {
 	// DerivePublic allows private key input: only its public half is kept. Without it, private
 	// key input is refused with ErrPrivateKey.
 	DerivePublic bool
+	// ReportPrivate keeps the names of a JWK's private members in Key.Members instead of
+	// refusing or deriving: for reading a published document, where Assemble then refuses each
+	// member by name ([private-member]) and checks the key against every other rule.
+	ReportPrivate bool
 	// Logger receives warnings (certificates about to expire, derived public keys). Never key
 	// material. nil discards.
 	Logger *slog.Logger

@@ -124,6 +124,10 @@ func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
 				continue
 			}
 			pub, err := publicFromPrivatePEM(block)
+			if errors.Is(err, ErrPrivateMismatch) {
+				fail(err, fixMismatch)
+				continue
+			}
 			if err != nil {
 				fail(err, "give the public key instead")
 				continue
@@ -134,6 +138,7 @@ func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
 				continue
 			}
 			k.Origin = at
+			k.Derived = true
 			opts.logger().Info("derived public key from private key input; the private half is discarded", "origin", at.String())
 			keys = append(keys, k)
 		case "ENCRYPTED PRIVATE KEY":
@@ -173,11 +178,13 @@ func publicFromPrivatePEM(block *pem.Block) (crypto.PublicKey, error) {
 	if !ok {
 		return nil, fmt.Errorf("unsupported private key type %T", priv)
 	}
-	pub := signer.Public()
-	if p, ok := pub.(*ed25519.PublicKey); ok { // ssh returns a pointer for Ed25519
-		pub = *p
+	if p, ok := signer.(*ed25519.PrivateKey); ok { // ssh returns a pointer for Ed25519
+		signer = *p
 	}
-	return pub, nil
+	if err := checkPrivate(signer); err != nil {
+		return nil, err
+	}
+	return signer.Public(), nil
 }
 
 // fromCrypto converts a standard library public key into a Key's raw members.

@@ -54,7 +54,7 @@ func exitCode(err error) int {
 		return ce.code
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.As(err, &pe), errors.As(err, &ge), errors.Is(err, sources.ErrPrivateKey), errors.Is(err, publish.ErrTokenRejected):
+	case errors.As(err, &pe), errors.As(err, &ge), errors.Is(err, sources.ErrPrivateKey), errors.Is(err, sources.ErrPrivateMismatch), errors.Is(err, publish.ErrTokenRejected):
 		return exitRefused
 	}
 	return exitError
