@@ -9,6 +9,10 @@ BIN=$CACHE/bin
 mkdir -p "$BIN"
 if command -v vault >/dev/null 2>&1; then echo "vault on PATH: $(command -v vault)"; exit 0; fi
 if [ -x "$BIN/vault" ]; then echo "vault cached: $BIN/vault"; exit 0; fi
+# Parallel checkouts share the cache: one builds, the others wait for it instead of building again.
+exec 9>"$CACHE/vault-build.lock"
+flock 9
+if [ -x "$BIN/vault" ]; then echo "vault cached: $BIN/vault"; exit 0; fi
 work=$CACHE/vault-build
 mkdir -p "$work"
 cd "$work"
