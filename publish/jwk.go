@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -87,15 +86,8 @@ func (k *JWK) PublicKey() (crypto.PublicKey, error) {
 		}
 		return &rsa.PublicKey{N: new(big.Int).SetBytes(k.N), E: int(e.Int64())}, nil
 	case sources.KtyEC:
-		var c elliptic.Curve
-		switch k.Crv {
-		case "P-256":
-			c = elliptic.P256()
-		case "P-384":
-			c = elliptic.P384()
-		case "P-521":
-			c = elliptic.P521()
-		default:
+		c := sources.Curve(k.Crv)
+		if c == nil {
 			return nil, errors.New("unsupported curve " + k.Crv)
 		}
 		raw := append(append([]byte{4}, k.X...), k.Y...)

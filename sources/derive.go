@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -95,15 +94,8 @@ func privateFromJWK(k *Key, priv map[string][]byte) (crypto.Signer, error) {
 		}
 		return key, nil
 	case KtyEC:
-		var c elliptic.Curve
-		switch k.Crv {
-		case "P-256":
-			c = elliptic.P256()
-		case "P-384":
-			c = elliptic.P384()
-		case "P-521":
-			c = elliptic.P521()
-		default:
+		c := Curve(k.Crv)
+		if c == nil {
 			return nil, nil
 		}
 		return &ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: c, X: new(big.Int).SetBytes(k.X), Y: new(big.Int).SetBytes(k.Y)}, D: new(big.Int).SetBytes(d)}, nil

@@ -2,6 +2,7 @@ package sources
 
 import (
 	"context"
+	"crypto/elliptic"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,19 @@ const (
 	KtyOKP = "OKP"
 	KtyOct = "oct"
 )
+
+// Curve returns the NIST curve a JWK's "crv" names, or nil for any other name.
+func Curve(crv string) elliptic.Curve {
+	switch crv {
+	case "P-256":
+		return elliptic.P256()
+	case "P-384":
+		return elliptic.P384()
+	case "P-521":
+		return elliptic.P521()
+	}
+	return nil
+}
 
 // Key is one public key as read from a source, before any policy is applied.
 //

@@ -6,9 +6,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
@@ -74,42 +72,24 @@ var privateFormats = map[string]func(t *testing.T, key crypto.Signer) []byte{
 // accepts, a token signed with that private key verifies with node jose, PyJWT and jwx against
 // the published set (served by nginx). Keys are fresh on every run, in every format.
 func TestDerivePublicTokensVerify(t *testing.T) {
-	rsaKey := func() crypto.Signer {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	ecKey := func(c elliptic.Curve) crypto.Signer {
-		k, err := ecdsa.GenerateKey(c, rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	edKey := func() crypto.Signer {
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
 	type input struct {
 		s      *signer
 		format string
 	}
 	var inputs []input
-	add := func(alg string, key func() crypto.Signer, formats ...string) {
+	add := func(alg string, key func(*testing.T) crypto.Signer, formats ...string) {
 		for _, f := range formats {
-			inputs = append(inputs, input{&signer{name: alg + "-" + f, alg: alg, key: key()}, f})
+			inputs = append(inputs, input{&signer{name: alg + "-" + f, alg: alg, key: key(t)}, f})
 		}
+	}
+	curve := func(c elliptic.Curve) func(*testing.T) crypto.Signer {
+		return func(t *testing.T) crypto.Signer { return ecKey(t, c) }
 	}
 	add("RS256", rsaKey, "pkcs8", "pkcs1", "openssh", "jwk", "jwk-without-primes")
 	add("PS256", rsaKey, "pkcs8", "jwk")
-	add("ES256", func() crypto.Signer { return ecKey(elliptic.P256()) }, "pkcs8", "sec1", "openssh", "jwk")
-	add("ES384", func() crypto.Signer { return ecKey(elliptic.P384()) }, "pkcs8", "sec1", "openssh", "jwk")
-	add("ES512", func() crypto.Signer { return ecKey(elliptic.P521()) }, "pkcs8", "sec1", "openssh", "jwk")
+	add("ES256", curve(elliptic.P256()), "pkcs8", "sec1", "openssh", "jwk")
+	add("ES384", curve(elliptic.P384()), "pkcs8", "sec1", "openssh", "jwk")
+	add("ES512", curve(elliptic.P521()), "pkcs8", "sec1", "openssh", "jwk")
 	add("EdDSA", edKey, "pkcs8", "openssh", "jwk")
 
 	dir := t.TempDir()

@@ -43,34 +43,44 @@ type signer struct {
 	kid  string // filled from the assembled set
 }
 
-func newSigners(t *testing.T) []*signer {
+// rsaKey, ecKey and edKey make fresh private keys for tests.
+func rsaKey(t *testing.T) crypto.Signer {
 	t.Helper()
-	rsaKey := func() crypto.Signer {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	ecKey := func(c elliptic.Curve) crypto.Signer {
-		k, err := ecdsa.GenerateKey(c, rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	_, ed, err := ed25519.GenerateKey(rand.Reader)
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return k
+}
+
+func ecKey(t *testing.T, c elliptic.Curve) crypto.Signer {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(c, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func edKey(t *testing.T) crypto.Signer {
+	t.Helper()
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func newSigners(t *testing.T) []*signer {
+	t.Helper()
 	return []*signer{
-		{name: "rs256-old", alg: "RS256", key: rsaKey()},
-		{name: "rs256-new", alg: "RS256", key: rsaKey()}, // a rotation: two RS256 keys live
-		{name: "ps256", alg: "PS256", key: rsaKey()},
-		{name: "es256", alg: "ES256", key: ecKey(elliptic.P256())},
-		{name: "es384", alg: "ES384", key: ecKey(elliptic.P384())},
-		{name: "es512", alg: "ES512", key: ecKey(elliptic.P521())},
-		{name: "eddsa", alg: "EdDSA", key: ed},
+		{name: "rs256-old", alg: "RS256", key: rsaKey(t)},
+		{name: "rs256-new", alg: "RS256", key: rsaKey(t)}, // a rotation: two RS256 keys live
+		{name: "ps256", alg: "PS256", key: rsaKey(t)},
+		{name: "es256", alg: "ES256", key: ecKey(t, elliptic.P256())},
+		{name: "es384", alg: "ES384", key: ecKey(t, elliptic.P384())},
+		{name: "es512", alg: "ES512", key: ecKey(t, elliptic.P521())},
+		{name: "eddsa", alg: "EdDSA", key: edKey(t)},
 	}
 }
 
