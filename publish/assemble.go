@@ -121,15 +121,21 @@ type assembler struct {
 }
 
 func (a *assembler) violate(o sources.Origin, key, rule, detail, fix string) {
+	if o.Source != "" && strings.HasPrefix(key, "key ") {
+		// The origin says where the key is ("file:set.json key 3", "block 2"); its position
+		// among all the set's inputs would be a second, different number next to it.
+		key = ""
+	}
 	a.violations = append(a.violations, Violation{Origin: o, Key: key, Rule: rule, Detail: detail, Fix: fix})
 }
 
-// label names a key in messages: its kid when it has one, else its index among the inputs.
+// label names a key in messages: its kid when it has one, else its position among the inputs,
+// counted from 1 like every position in messages (violate drops it when the key has an origin).
 func label(kid string, i int) string {
 	if kid != "" {
 		return fmt.Sprintf("kid %q", kid)
 	}
-	return fmt.Sprintf("key %d", i)
+	return fmt.Sprintf("key %d", i+1)
 }
 
 func (a *assembler) add(i int, k *sources.Key) {
