@@ -110,7 +110,7 @@ func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
 			add(pub)
 		case "RSA-PSS PUBLIC KEY":
 			// openssl rsa -RSAPublicKey_out writes this label for an RSA-PSS key.
-			fail(errors.New("an RSA key restricted to RSASSA-PSS, in PKCS#1 form"), fixRSAPSS)
+			fail(errors.New("an RSA key restricted to RSASSA-PSS, in PKCS#1 form"), fixRSAPSSPKCS1)
 		case "CERTIFICATE":
 			cert, err := parseCert(block.Bytes)
 			if err != nil {

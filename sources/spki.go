@@ -38,6 +38,9 @@ const (
 	fixRSAPSS   = "re-export it with the rsaEncryption identifier: " +
 		"openssl rsa -pubin -in KEY.pub -RSAPublicKey_out | sed 's/RSA-PSS PUBLIC KEY/RSA PUBLIC KEY/' | openssl rsa -RSAPublicKey_in -pubout " +
 		"(openssl pkey -pubout keeps the RSA-PSS identifier), and publish it with alg PS256, PS384 or PS512 as the key is meant for"
+	fixRSAPSSPKCS1 = "relabel it and re-export it with the rsaEncryption identifier: " +
+		"sed 's/RSA-PSS PUBLIC KEY/RSA PUBLIC KEY/' KEY.pem | openssl rsa -RSAPublicKey_in -pubout " +
+		"(openssl cannot read the RSA-PSS PUBLIC KEY label back), and publish it with alg PS256, PS384 or PS512 as the key is meant for"
 	fixCompressed     = "export the point uncompressed: openssl ec -pubin -in KEY.pub -pubout -conv_form uncompressed"
 	fixCertCompressed = "reissue the certificate for the uncompressed point (openssl ec -in KEY -conv_form uncompressed before making the request), or publish the bare public key"
 	fixKeyType        = "use an RSA, EC (P-256, P-384, P-521) or Ed25519 key"
