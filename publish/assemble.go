@@ -3,6 +3,9 @@ package publish
 import (
 	"bytes"
 	"crypto/ecdh"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"fmt"
 	"math/big"
 	"math/bits"
@@ -123,14 +126,20 @@ type assembler struct {
 }
 
 func (a *assembler) violate(o sources.Origin, key, rule, detail, fix string) {
+	if o.Source != "" && strings.HasPrefix(key, "key ") {
+		// The origin says where the key is ("file:set.json key 3", "block 2"); its position
+		// among all the set's inputs would be a second, different number next to it.
+		key = ""
+	}
 	a.violations = append(a.violations, Violation{Origin: o, Key: key, Rule: rule, Detail: detail, Fix: fix})
 }
 
-// label names a key in messages: its kid when it has one, else its index among the inputs. A
-// kid too long to read is cut short: a template once produced a 1 MB kid.
+// label names a key in messages: its kid when it has one, else its position among the inputs,
+// counted from 1 like every position in messages (violate drops it when the key has an origin).
+// A kid too long to read is cut short: a template once produced a 1 MB kid.
 func label(kid string, i int) string {
 	if kid == "" {
-		return fmt.Sprintf("key %d", i)
+		return fmt.Sprintf("key %d", i+1)
 	}
 	if len(kid) > maxKIDShown {
 		cut := maxKIDShown
@@ -314,6 +323,9 @@ func (a *assembler) add(i int, k *sources.Key) {
 	a.out = append(a.out, j)
 }
 
+// checkCerts checks a key's certificate chain (leaf first): the leaf must be for this key and
+// allow signing, and every certificate must be valid now. Verifiers that read x5c check the
+// whole chain, so an expired intermediate fails them as surely as an expired leaf.
 func (a *assembler) checkCerts(k *sources.Key, j *JWK, bad func(rule, detail, fix string)) {
 	if len(k.Certs) == 0 {
 		return
@@ -324,21 +336,66 @@ func (a *assembler) checkCerts(k *sources.Key, j *JWK, bad func(rule, detail, fi
 		bad("x5c-mismatch", "the first x5c certificate is not for this key", "put the key's own certificate first in x5c")
 		return
 	}
+	// Some large providers sign tokens with self-signed CA:TRUE certificates that also allow
+	// digitalSignature: only the key usage decides, not basic constraints.
+	if hasKeyUsage(leaf) && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		bad("x5c-key-usage", fmt.Sprintf("%s allows only %s, not digitalSignature: it is not a signing key", certName(1, leaf), keyUsages(leaf.KeyUsage)),
+			"publish the signing (leaf) certificate with its issuers after it, or the bare public key")
+	}
+	ok := true
 	if !a.opts.Now.IsZero() {
-		switch {
-		case a.opts.Now.After(leaf.NotAfter):
-			bad("cert-expired", fmt.Sprintf("certificate %q expired on %s", leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.DateOnly)), "renew the certificate, or publish the bare public key")
-			return
-		case a.opts.Now.Before(leaf.NotBefore):
-			bad("cert-not-yet-valid", fmt.Sprintf("certificate %q is valid only from %s", leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339)), "wait, or check the clock")
-			return
-		case leaf.NotAfter.Sub(a.opts.Now) < CertWarnDays*24*time.Hour:
-			a.warnings = append(a.warnings, fmt.Sprintf("%s: certificate %q expires on %s, within %d days", k.Origin, leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.DateOnly), CertWarnDays))
+		for i, c := range k.Certs {
+			switch {
+			case a.opts.Now.After(c.NotAfter):
+				ok = false
+				bad("cert-expired", fmt.Sprintf("%s expired on %s", certName(i+1, c), c.NotAfter.UTC().Format(time.DateOnly)), "renew the certificate, or publish the bare public key")
+			case a.opts.Now.Before(c.NotBefore):
+				ok = false
+				bad("cert-not-yet-valid", fmt.Sprintf("%s is valid only from %s", certName(i+1, c), c.NotBefore.UTC().Format(time.RFC3339)), "wait, or check the clock")
+			case c.NotAfter.Sub(a.opts.Now) < CertWarnDays*24*time.Hour:
+				a.warnings = append(a.warnings, fmt.Sprintf("%s: %s expires on %s, within %d days", k.Origin, certName(i+1, c), c.NotAfter.UTC().Format(time.DateOnly), CertWarnDays))
+			}
 		}
+	}
+	if !ok {
+		return
 	}
 	for _, c := range k.Certs {
 		j.X5C = append(j.X5C, c.Raw)
 	}
+}
+
+// certName names a certificate in messages by its position in x5c, counted from 1 (the leaf),
+// and its subject.
+func certName(pos int, c *x509.Certificate) string {
+	name := c.Subject.CommonName
+	if name == "" {
+		name = c.Subject.String()
+	}
+	return fmt.Sprintf("x5c certificate %d (%q)", pos, name)
+}
+
+var oidKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 15}
+
+// hasKeyUsage tells a keyUsage extension that is present from one that is absent, which
+// x509.Certificate.KeyUsage cannot: absent means any usage.
+func hasKeyUsage(c *x509.Certificate) bool {
+	return slices.ContainsFunc(c.Extensions, func(e pkix.Extension) bool { return e.Id.Equal(oidKeyUsage) })
+}
+
+// keyUsages lists the usages a keyUsage value allows, with RFC 5280's names.
+func keyUsages(ku x509.KeyUsage) string {
+	names := []string{"digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment", "keyAgreement", "keyCertSign", "cRLSign", "encipherOnly", "decipherOnly"}
+	var out []string
+	for i, n := range names {
+		if ku&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return "nothing"
+	}
+	return strings.Join(out, ", ")
 }
 
 // sameMaterial compares a certificate's key with a normalised JWK.

@@ -357,27 +357,27 @@ func TestRefusals(t *testing.T) {
 		keys   []sources.Key
 		policy Policy
 		rule   string
-		key    string // how the key is named in the message
+		key    string // how the key is named in the message; "" when its origin names it
 	}{
 		{"symmetric", []sources.Key{{Kty: "oct", KID: "hs"}}, Policy{}, "symmetric-key", `kid "hs"`},
 		{"weak rsa", []sources.Key{weak}, Policy{}, "rsa-min-bits", `kid "weak"`},
-		{"rsa under configured minimum", []sources.Key{rsaKey}, Policy{MinRSABits: 3072}, "rsa-min-bits", "key 0"},
-		{"exponent 3", []sources.Key{with(rsaKey, func(k *sources.Key) { k.E = []byte{3} })}, Policy{}, "rsa-exponent", "key 0"},
-		{"off curve", []sources.Key{offCurve}, Policy{}, "ec-point", "key 0"},
-		{"secp256k1", []sources.Key{with(ecKey, func(k *sources.Key) { k.Crv = "secp256k1" })}, Policy{}, "ec-curve", "key 0"},
-		{"x25519", []sources.Key{with(edKey, func(k *sources.Key) { k.Crv = "X25519" })}, Policy{}, "okp-curve", "key 0"},
-		{"alg for another kty", []sources.Key{with(ecKey, func(k *sources.Key) { k.Alg = "RS256" })}, Policy{}, "alg-kty", "key 0"},
-		{"alg for another curve", []sources.Key{with(ecKey, func(k *sources.Key) { k.Alg = "ES384" })}, Policy{}, "alg-kty", "key 0"},
-		{"hs256", []sources.Key{with(rsaKey, func(k *sources.Key) { k.Alg = "HS256" })}, Policy{}, "alg", "key 0"},
-		{"not allowed", []sources.Key{edKey}, Policy{AllowedAlgs: []string{"RS256"}}, "alg-not-allowed", "key 0"},
-		{"config vs input alg", []sources.Key{with(rsaKey, func(k *sources.Key) { k.Alg, k.ConfigAlg = "RS256", "PS256" })}, Policy{}, "alg-conflict", "key 0"},
-		{"use enc", []sources.Key{with(rsaKey, func(k *sources.Key) { k.Use = "enc" })}, Policy{}, "use", "key 0"},
-		{"private member", []sources.Key{with(rsaKey, func(k *sources.Key) { k.Members = []string{"d", "e", "kty", "n"} })}, Policy{}, "private-member", "key 0"},
+		{"rsa under configured minimum", []sources.Key{rsaKey}, Policy{MinRSABits: 3072}, "rsa-min-bits", ""},
+		{"exponent 3", []sources.Key{with(rsaKey, func(k *sources.Key) { k.E = []byte{3} })}, Policy{}, "rsa-exponent", ""},
+		{"off curve", []sources.Key{offCurve}, Policy{}, "ec-point", ""},
+		{"secp256k1", []sources.Key{with(ecKey, func(k *sources.Key) { k.Crv = "secp256k1" })}, Policy{}, "ec-curve", ""},
+		{"x25519", []sources.Key{with(edKey, func(k *sources.Key) { k.Crv = "X25519" })}, Policy{}, "okp-curve", ""},
+		{"alg for another kty", []sources.Key{with(ecKey, func(k *sources.Key) { k.Alg = "RS256" })}, Policy{}, "alg-kty", ""},
+		{"alg for another curve", []sources.Key{with(ecKey, func(k *sources.Key) { k.Alg = "ES384" })}, Policy{}, "alg-kty", ""},
+		{"hs256", []sources.Key{with(rsaKey, func(k *sources.Key) { k.Alg = "HS256" })}, Policy{}, "alg", ""},
+		{"not allowed", []sources.Key{edKey}, Policy{AllowedAlgs: []string{"RS256"}}, "alg-not-allowed", ""},
+		{"config vs input alg", []sources.Key{with(rsaKey, func(k *sources.Key) { k.Alg, k.ConfigAlg = "RS256", "PS256" })}, Policy{}, "alg-conflict", ""},
+		{"use enc", []sources.Key{with(rsaKey, func(k *sources.Key) { k.Use = "enc" })}, Policy{}, "use", ""},
+		{"private member", []sources.Key{with(rsaKey, func(k *sources.Key) { k.Members = []string{"d", "e", "kty", "n"} })}, Policy{}, "private-member", ""},
 		{"one kid two keys", []sources.Key{with(rsaKey, func(k *sources.Key) { k.KID = "a" }), with(edKey, func(k *sources.Key) { k.KID = "a" })}, Policy{}, "duplicate-kid", `kid "a"`},
 		{"one key two kids", []sources.Key{with(rsaKey, func(k *sources.Key) { k.KID = "a" }), with(rsaKey, func(k *sources.Key) { k.KID = "b" })}, Policy{}, "duplicate-key", `kid "b"`},
 		{"empty", nil, Policy{}, "empty-set", ""},
 		{"too many", []sources.Key{rsaKey, edKey, ecKey}, Policy{MaxKeys: 2}, "max-keys", ""},
-		{"unknown kty", []sources.Key{{Kty: "DSA"}}, Policy{}, "kty", "key 0"},
+		{"unknown kty", []sources.Key{{Kty: "DSA"}}, Policy{}, "kty", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -400,8 +400,13 @@ func TestRefusals(t *testing.T) {
 			}
 			msg := v.String()
 			want := []string{tt.rule + ":", "fix:"}
+			if len(tt.keys) > 0 && tt.rule != "max-keys" { // the set-wide rules name no key
+				want = append(want, "file:keys/k.pem block 2: ")
+			}
 			if tt.key != "" {
-				want = append(want, "file:keys/k.pem block 2", tt.key)
+				want = append(want, tt.key)
+			} else if strings.Contains(msg, ": key ") {
+				t.Errorf("message %q names the key by a position next to its origin's", msg)
 			}
 			for _, w := range want {
 				if !strings.Contains(msg, w) {
@@ -420,6 +425,19 @@ func TestAllViolationsAtOnce(t *testing.T) {
 	var pe *PolicyError
 	if !errors.As(err, &pe) || len(pe.Violations) != 3 {
 		t.Fatalf("want 3 violations (symmetric, bits, exponent), got %v", err)
+	}
+}
+
+// TestKeyWithoutOriginNamedFrom1: library callers may give keys without an origin; they are
+// then named by their position, counted from 1 like every position in messages.
+func TestKeyWithoutOriginNamedFrom1(t *testing.T) {
+	_, err := Assemble([]sources.Key{{Kty: "oct", KID: "a"}, {Kty: "oct"}}, AssembleOptions{})
+	var pe *PolicyError
+	if !errors.As(err, &pe) || len(pe.Violations) != 2 {
+		t.Fatalf("want 2 violations, got %v", err)
+	}
+	if got := pe.Violations[1].String(); !strings.HasPrefix(got, "key 2: symmetric-key") {
+		t.Errorf("second key named %q, want key 2", got)
 	}
 }
 

@@ -212,7 +212,7 @@ func (c *Config) Validate() error {
 	seen := map[string]bool{}
 	for i := range c.Sets {
 		s := &c.Sets[i]
-		where := fmt.Sprintf("set %d", i)
+		where := fmt.Sprintf("set %d", i+1)
 		if s.Name != "" {
 			where = fmt.Sprintf("set %q", s.Name)
 		}
@@ -252,7 +252,7 @@ func (s *SetConfig) validate() []string {
 	}
 	for i, src := range s.Sources {
 		if err := ValidateSourceSpec(src.Spec); err != nil {
-			add("sources[%d]: %v", i, err)
+			add("source %d: %v", i+1, err)
 		}
 	}
 	errs = append(errs, s.Policy.Validate()...)
@@ -281,15 +281,15 @@ func (s *SetConfig) validate() []string {
 	}
 	for i, t := range s.Targets {
 		if err := ValidateTarget(t.URL); err != nil {
-			add("targets[%d]: %v", i, err)
+			add("target %d: %v", i+1, err)
 		}
 		if t.PublicURL != "" {
 			if u, err := url.Parse(t.PublicURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
-				add("targets[%d].public_url %q is not an http(s) URL", i, t.PublicURL)
+				add("target %d: public_url %q is not an http(s) URL", i+1, t.PublicURL)
 			}
 		}
 		if t.PublicRead && !strings.HasPrefix(t.URL, "s3://") && !strings.HasPrefix(t.URL, "gs://") {
-			add("targets[%d].public_read: only s3:// and gs:// objects have their own ACLs (for azblob set the container's public access level; better, keep it private behind a CDN)", i)
+			add("target %d: public_read: only s3:// and gs:// objects have their own ACLs (for azblob set the container's public access level; better, keep it private behind a CDN)", i+1)
 		}
 	}
 	return errs

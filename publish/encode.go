@@ -226,7 +226,7 @@ func CheckPublicOnly(doc []byte) error {
 		if w.peek() != '[' {
 			return fmt.Errorf("%w: \"keys\" is not an array", ErrPrivateMember)
 		}
-		i := 0
+		i := 1 // positions in messages count from 1
 		for range w.elements() {
 			errs = checkKey(&w, i, errs)
 			i++

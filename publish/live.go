@@ -29,7 +29,7 @@ func ParseLive(doc []byte) ([]LiveKey, error) {
 		str := func(name string) string { s, _ := m[name].(string); return s }
 		kid := str("kid")
 		if kid == "" {
-			return nil, fmt.Errorf("live document: key %d has no kid", i)
+			return nil, fmt.Errorf("live document: key %d has no kid", i+1)
 		}
 		if seen[kid] {
 			return nil, fmt.Errorf("live document: kid %q appears twice", kid)
@@ -63,7 +63,7 @@ func ParseLive(doc []byte) ([]LiveKey, error) {
 			leaf, _ := chain[0].(string)
 			der, err := base64.StdEncoding.DecodeString(leaf)
 			if err != nil {
-				return nil, fmt.Errorf("live document: kid %q: x5c[0] is not base64: %w", kid, err)
+				return nil, fmt.Errorf("live document: kid %q: x5c certificate 1 is not base64: %w", kid, err)
 			}
 			s := sha256.Sum256(der)
 			lk.X5T = b64.EncodeToString(s[:])

@@ -63,7 +63,7 @@ func ParseState(data []byte) (*State, error) {
 	for i, k := range s.Keys {
 		switch {
 		case k.KID == "":
-			return nil, fmt.Errorf("state object: keys[%d] has no kid", i)
+			return nil, fmt.Errorf("state object: key %d has no kid", i+1)
 		case seen[k.KID]:
 			return nil, fmt.Errorf("state object: kid %q appears twice", k.KID)
 		case k.FirstPublished.IsZero():

@@ -80,8 +80,8 @@ func TestPublicReadConfig(t *testing.T) {
 	}{
 		{"s3://b/.well-known/jwks.json", ""},
 		{"gs://b/.well-known/jwks.json", ""},
-		{"azblob://c/.well-known/jwks.json", "targets[0].public_read: only s3:// and gs://"},
-		{"file:///srv/www/.well-known/jwks.json", "targets[0].public_read: only s3:// and gs://"},
+		{"azblob://c/.well-known/jwks.json", "target 1: public_read: only s3:// and gs://"},
+		{"file:///srv/www/.well-known/jwks.json", "target 1: public_read: only s3:// and gs://"},
 	} {
 		y := "sets:\n  - name: prod\n    sources: [\"file:k.pem\"]\n    targets:\n      - url: " + tc.url + "\n        public_read: true\n"
 		cfg, err := ParseConfig([]byte(y), "jwkspub.yaml")

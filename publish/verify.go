@@ -179,7 +179,7 @@ func Verify(doc []byte, origin sources.Origin, opts VerifyOptions) (*Set, error)
 	missing := make([][]string, 0, len(elems))
 	for i, raw := range elems {
 		at := origin
-		at.Location = strings.TrimSpace(origin.Location + fmt.Sprintf(" key %d", i))
+		at.Location = strings.TrimSpace(origin.Location + fmt.Sprintf(" key %d", i+1))
 		lbl := "" // the origin names the key's index
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &m); err != nil || m == nil {
@@ -215,13 +215,6 @@ func Verify(doc []byte, origin sources.Origin, opts VerifyOptions) (*Set, error)
 	var pe *PolicyError
 	if errors.As(err, &pe) {
 		vs := pe.Violations
-		for i := range vs {
-			// Assemble counts only the keys that parsed; the origin already names the key's
-			// index in the document, which is the one a reader needs.
-			if strings.HasPrefix(vs[i].Key, "key ") && vs[i].Origin.Location != "" {
-				vs[i].Key = ""
-			}
-		}
 		if len(violations) > 0 {
 			vs = dropRules(vs, "empty-set") // already explained by the keys that failed to parse
 		}

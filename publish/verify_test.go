@@ -123,7 +123,7 @@ func TestVerify(t *testing.T) {
 				if len(set.Warnings) != tt.warnings {
 					t.Errorf("warnings = %q, want %d", set.Warnings, tt.warnings)
 				}
-				if tt.name == "missing kid alg use warns" && set.Warnings[0] != "https://x/jwks.json key 0: no kid, alg, use member; verifiers may not select or accept this key" {
+				if tt.name == "missing kid alg use warns" && set.Warnings[0] != "https://x/jwks.json key 1: no kid, alg, use member; verifiers may not select or accept this key" {
 					t.Errorf("warning = %q", set.Warnings[0])
 				}
 			}
@@ -138,7 +138,7 @@ func TestVerifyNamesKeysAndNeverEchoesPrivateValues(t *testing.T) {
 		t.Fatal("a private member passed")
 	}
 	msg := err.Error()
-	if !strings.Contains(msg, `file:live.json key 0: kid "leaky": private-member: input carries private member "d"`) {
+	if !strings.Contains(msg, `file:live.json key 1: kid "leaky": private-member: input carries private member "d"`) {
 		t.Errorf("message does not name source, key and rule:\n%s", msg)
 	}
 	if strings.Contains(msg, "U0VDUkVU") {

@@ -37,7 +37,8 @@ func (e *Env) Keys(ctx context.Context) ([]Key, error) {
 // ParseEnvValue reads keys from an environment variable's value: PEM (raw, or with literal \n
 // escapes as .env files write it), base64 of PEM, or JWK / JWK Set JSON.
 func ParseEnvValue(v string, origin Origin, opts Options) ([]Key, error) {
-	data := []byte(strings.TrimSpace(v))
+	raw := trimBOM([]byte(v))
+	data := bytes.TrimSpace(raw)
 	if looksLikeJSON(data) {
 		return ParseJWK(data, origin, opts)
 	}
@@ -48,8 +49,8 @@ func ParseEnvValue(v string, origin Origin, opts Options) ([]Key, error) {
 		}
 		return ParsePEM(data, origin, opts)
 	}
-	if isSSHLine(data) {
-		return parseSSH(data, origin)
+	if isSSH(raw) {
+		return parseSSH(raw, origin)
 	}
 	// base64 of PEM (or of JSON): CI secret stores often hold multi-line values this way.
 	compact := strings.Join(strings.Fields(string(data)), "")

@@ -15,7 +15,8 @@ func addSeeds(f *testing.F) {
 	f.Helper()
 	files, _ := filepath.Glob("../examples/keys/*")
 	more, _ := filepath.Glob("testdata/seeds/*")
-	for _, p := range append(files, more...) {
+	diagnosed, _ := filepath.Glob("testdata/keys/*") // RSA-PSS, compressed points
+	for _, p := range append(append(files, more...), diagnosed...) {
 		if data, err := os.ReadFile(p); err == nil {
 			f.Add(data)
 		}
@@ -27,6 +28,11 @@ func addSeeds(f *testing.F) {
 	f.Add([]byte(`{"kty":"OKP","crv":"Ed25519","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","key_ops":"verify","kid":""}`))
 	f.Add([]byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA== x"))
 	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"))
+	f.Add([]byte("\xef\xbb\xbf{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AA\"}"))
+	f.Add([]byte("\xef\xbb\xbf\n\n# comment\n\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA== x\n"))
+	f.Add([]byte("-----BEGIN RSA-PSS PUBLIC KEY-----\nMAA=\n-----END RSA-PSS PUBLIC KEY-----\n"))
+	// A PUBLIC KEY block holding only an RSASSA-PSS algorithm identifier and an empty key.
+	f.Add([]byte("-----BEGIN PUBLIC KEY-----\nMBIwCwYJKoZIhvcNAQEKAwMAAgM=\n-----END PUBLIC KEY-----\n"))
 }
 
 func checkParsed(t *testing.T, keys []Key, err error) {
@@ -44,6 +50,18 @@ func checkParsed(t *testing.T, keys []Key, err error) {
 	if err != nil && !errors.As(err, &se) {
 		t.Fatalf("error %v is not a *sources.Error", err)
 	}
+	if err != nil && (strings.Contains(err.Error(), "{optional:") || strings.Contains(err.Error(), "asn1: ")) {
+		t.Fatalf("error prints encoding/asn1 internals: %v", err)
+	}
+}
+
+// FuzzParse is the entry point of file sources: format detection, then every parser.
+func FuzzParse(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		keys, err := Parse(data, Origin{Source: "fuzz"}, Options{})
+		checkParsed(t, keys, err)
+	})
 }
 
 func FuzzParsePEM(f *testing.F) {

@@ -2,7 +2,6 @@ package sources
 
 import (
 	"bytes"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -19,10 +18,10 @@ var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 func IsPrivateMember(name string) bool { return slices.Contains(privateMembers, name) }
 
 // ParseJWK reads a JWK or a JWK Set ({"keys": [...]}) from data. Keys of a set are numbered
-// from 0 in Origin.Location ("key 3"), as they are indexed in the array.
+// from 1 in Origin.Location ("key 1" is the first), like every position jwkspub names.
 func ParseJWK(data []byte, origin Origin, opts Options) ([]Key, error) {
 	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
+	if err := json.Unmarshal(trimBOM(data), &top); err != nil {
 		return nil, &Error{Origin: origin, Err: fmt.Errorf("parsing JSON: %w", err), Fix: "give a JWK object or a JWK Set {\"keys\": [...]}"}
 	}
 	rawKeys, isSet := top["keys"]
@@ -43,7 +42,7 @@ func ParseJWK(data []byte, origin Origin, opts Options) ([]Key, error) {
 	)
 	for i, raw := range elems {
 		at := origin
-		at.Location = joinLoc(origin.Location, fmt.Sprintf("key %d", i))
+		at.Location = joinLoc(origin.Location, fmt.Sprintf("key %d", i+1))
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &m); err != nil || m == nil {
 			errs = append(errs, &Error{Origin: at, Err: errors.New("not a JSON object"), Fix: "every element of \"keys\" must be a JWK object"})
@@ -160,11 +159,11 @@ func parseOneJWK(m map[string]json.RawMessage, at Origin, opts Options) (Key, er
 		for i, c := range chain {
 			der, err := base64.StdEncoding.DecodeString(c)
 			if err != nil {
-				return k, bad("x5c[%d] is not standard base64: %v", i, err)
+				return k, bad("x5c certificate %d is not standard base64: %v", i+1, err)
 			}
-			cert, err := x509.ParseCertificate(der)
+			cert, err := parseCert(der)
 			if err != nil {
-				return k, bad("x5c[%d]: %v", i, err)
+				return k, &Error{Origin: at, Err: fmt.Errorf("x5c certificate %d: %w", i+1, err), Fix: fixOf(err, "correct the JWK's x5c (RFC 7517 §4.7)")}
 			}
 			k.Certs = append(k.Certs, cert)
 		}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -28,8 +29,10 @@ const fixPrivate = "publish the public key instead (openssl pkey -pubout), or pa
 // Parse reads every key in data, whichever of the supported formats it is in: JWK or JWK Set
 // JSON, PEM blocks (public keys, certificates and, with DerivePublic, private keys), or OpenSSH
 // public key lines. Problems with individual blocks are joined into the returned error; the keys
-// that could be read are returned alongside.
+// that could be read are returned alongside. A leading UTF-8 byte-order mark, which Windows
+// editors write, is ignored.
 func Parse(data []byte, origin Origin, opts Options) ([]Key, error) {
+	data = trimBOM(data)
 	trimmed := bytes.TrimSpace(data)
 	switch {
 	case len(trimmed) == 0:
@@ -38,23 +41,33 @@ func Parse(data []byte, origin Origin, opts Options) ([]Key, error) {
 		return ParseJWK(trimmed, origin, opts)
 	case bytes.Contains(trimmed, []byte("-----BEGIN ")):
 		return ParsePEM(trimmed, origin, opts)
-	case isSSHLine(trimmed):
-		return parseSSH(trimmed, origin)
+	case isSSH(data):
+		return parseSSH(data, origin)
 	}
 	return nil, &Error{Origin: origin, Err: errors.New("unrecognised key format"),
 		Fix: "give a PEM public key, a certificate, a JWK, a JWK Set or an OpenSSH public key"}
 }
 
+// utf8BOM is the byte-order mark some editors put at the start of UTF-8 text.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+func trimBOM(data []byte) []byte { return bytes.TrimPrefix(data, utf8BOM) }
+
 // ParsePEM reads every PEM block in data. Blocks are numbered from 1 in Origin.Location.
-// Consecutive certificates where each is the issuer of the one before form one chain (one key,
-// leaf first), the way certificate files are usually written.
+//
+// The certificates of a file are grouped into chains whatever their order (see groupCerts):
+// each leaf is one key, named by its block, and carries its issuers after it in Certs.
 func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
+	type found struct {
+		block int
+		key   Key
+	}
 	var (
-		keys []Key
-		errs []error
-		prev *x509.Certificate // the last certificate read, to attach its issuers to its chain
+		keys  []found
+		errs  []error
+		certs []pemCert
 	)
-	rest := data
+	rest := trimBOM(data)
 	for n := 1; ; n++ {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
@@ -63,61 +76,48 @@ func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
 		}
 		at := origin
 		at.Location = joinLoc(origin.Location, fmt.Sprintf("block %d", n))
-		fail := func(err error, fix string) { errs = append(errs, &Error{Origin: at, Err: err, Fix: fix}) }
+		fail := func(err error, fix string) {
+			errs = append(errs, &Error{Origin: at, Err: err, Fix: fixOf(err, fix)})
+		}
+		add := func(pub any) {
+			k, err := fromCrypto(pub)
+			if err != nil {
+				fail(err, fixKeyType)
+				return
+			}
+			k.Origin = at
+			keys = append(keys, found{n, k})
+		}
 
 		if len(block.Headers) > 0 && block.Headers["Proc-Type"] != "" {
 			fail(fmt.Errorf("encrypted PEM block %q", block.Type), "give the public key; jwkspub never decrypts keys")
 			continue
 		}
-		if block.Type != "CERTIFICATE" {
-			prev = nil
-		}
 		switch block.Type {
 		case "PUBLIC KEY":
-			pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+			pub, err := parsePKIX(block.Bytes)
 			if err != nil {
-				fail(fmt.Errorf("parsing PKIX public key: %w", err), "check the PEM is a complete, unmodified public key")
+				fail(err, fixComplete)
 				continue
 			}
-			k, err := fromCrypto(pub)
-			if err != nil {
-				fail(err, "use an RSA, EC (P-256, P-384, P-521) or Ed25519 key")
-				continue
-			}
-			k.Origin = at
-			keys = append(keys, k)
+			add(pub)
 		case "RSA PUBLIC KEY":
-			pub, err := x509.ParsePKCS1PublicKey(block.Bytes)
+			pub, err := parsePKCS1(block.Bytes)
 			if err != nil {
-				fail(fmt.Errorf("parsing PKCS#1 public key: %w", err), "check the PEM is a complete, unmodified public key")
+				fail(err, fixComplete)
 				continue
 			}
-			k, _ := fromCrypto(pub)
-			k.Origin = at
-			keys = append(keys, k)
+			add(pub)
+		case "RSA-PSS PUBLIC KEY":
+			// openssl rsa -RSAPublicKey_out writes this label for an RSA-PSS key.
+			fail(errors.New("an RSA key restricted to RSASSA-PSS, in PKCS#1 form"), fixRSAPSSPKCS1)
 		case "CERTIFICATE":
-			cert, err := x509.ParseCertificate(block.Bytes)
+			cert, err := parseCert(block.Bytes)
 			if err != nil {
-				fail(fmt.Errorf("parsing certificate: %w", err), "check the PEM is a complete, unmodified certificate")
-				prev = nil
+				fail(err, fixComplete)
 				continue
 			}
-			if prev != nil && len(keys) > 0 && cert.IsCA && prev.CheckSignatureFrom(cert) == nil {
-				last := &keys[len(keys)-1]
-				last.Certs = append(last.Certs, cert)
-				prev = cert
-				continue
-			}
-			k, err := fromCrypto(cert.PublicKey)
-			if err != nil {
-				fail(fmt.Errorf("certificate key: %w", err), "use a certificate for an RSA, EC or Ed25519 key")
-				prev = nil
-				continue
-			}
-			k.Certs = []*x509.Certificate{cert}
-			k.Origin = at
-			keys = append(keys, k)
-			prev = cert
+			certs = append(certs, pemCert{cert: cert, at: at, block: n})
 		case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY":
 			if !opts.DerivePublic {
 				fail(fmt.Errorf("%w: %s block", ErrPrivateKey, block.Type), fixPrivate)
@@ -132,15 +132,12 @@ func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
 				fail(err, "give the public key instead")
 				continue
 			}
-			k, err := fromCrypto(pub)
-			if err != nil {
-				fail(err, "use an RSA, EC (P-256, P-384, P-521) or Ed25519 key")
-				continue
+			before := len(keys)
+			add(pub)
+			if len(keys) > before {
+				keys[len(keys)-1].key.Derived = true
+				opts.logger().Info("derived public key from private key input; the private half is discarded", "origin", at.String())
 			}
-			k.Origin = at
-			k.Derived = true
-			opts.logger().Info("derived public key from private key input; the private half is discarded", "origin", at.String())
-			keys = append(keys, k)
 		case "ENCRYPTED PRIVATE KEY":
 			fail(fmt.Errorf("%w: encrypted private key", ErrPrivateKey), "give the public key (openssl pkey -pubout); jwkspub never decrypts keys")
 		case "EC PARAMETERS":
@@ -149,10 +146,35 @@ func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
 			fail(fmt.Errorf("unsupported PEM block type %q", block.Type), "give a PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE block")
 		}
 	}
-	if len(keys) == 0 && len(errs) == 0 {
+
+	groups := groupCerts(certs)
+	errs = append(errs, groups.errs...)
+	for _, i := range groups.spare {
+		opts.logger().Warn("certificate is in no leaf's chain (another path to a root); left out of x5c", "origin", certs[i].at.String(), "subject", certs[i].cert.Subject.String())
+	}
+	for _, chain := range groups.chains {
+		leaf := certs[chain[0]]
+		k, err := fromCrypto(leaf.cert.PublicKey)
+		if err != nil {
+			errs = append(errs, &Error{Origin: leaf.at, Err: fmt.Errorf("certificate key: %w", err), Fix: "use a certificate for an RSA, EC or Ed25519 key"})
+			continue
+		}
+		k.Origin = leaf.at
+		for _, i := range chain {
+			k.Certs = append(k.Certs, certs[i].cert)
+		}
+		keys = append(keys, found{leaf.block, k})
+	}
+	slices.SortStableFunc(keys, func(a, b found) int { return a.block - b.block })
+
+	out := make([]Key, len(keys))
+	for i, f := range keys {
+		out[i] = f.key
+	}
+	if len(out) == 0 && len(errs) == 0 {
 		errs = append(errs, &Error{Origin: origin, Err: ErrNoKeys, Fix: "check the file holds complete PEM blocks"})
 	}
-	return keys, errors.Join(errs...)
+	return out, errors.Join(errs...)
 }
 
 func publicFromPrivatePEM(block *pem.Block) (crypto.PublicKey, error) {
@@ -171,6 +193,11 @@ func publicFromPrivatePEM(block *pem.Block) (crypto.PublicKey, error) {
 		priv, err = ssh.ParseRawPrivateKey(pem.EncodeToMemory(block))
 	}
 	if err != nil {
+		if oid, ok := pkcs8Algorithm(block.Bytes); ok && block.Type == "PRIVATE KEY" && oid.Equal(oidRSAPSS) {
+			return nil, withFix(errors.New("an RSA private key restricted to RSASSA-PSS (algorithm identifier 1.2.840.113549.1.1.10)"),
+				"give its public key re-exported with the rsaEncryption identifier: "+
+					"openssl pkey -in KEY -pubout | openssl rsa -pubin -RSAPublicKey_out | sed 's/RSA-PSS PUBLIC KEY/RSA PUBLIC KEY/' | openssl rsa -RSAPublicKey_in -pubout")
+		}
 		// The parser's message never includes key bytes, but keep ours generic regardless.
 		return nil, fmt.Errorf("parsing %s block failed", block.Type)
 	}
@@ -226,8 +253,21 @@ func isSSHLine(b []byte) bool {
 	return false
 }
 
+// isSSH reports whether data is OpenSSH public key lines: its first line that is neither blank
+// nor a comment is one. ssh-keygen and authorized_keys files often start with a comment.
+func isSSH(data []byte) bool {
+	for line := range bytes.Lines(data) {
+		line = bytes.TrimSpace(line)
+		if len(line) > 0 && line[0] != '#' {
+			return isSSHLine(line)
+		}
+	}
+	return false
+}
+
 // parseSSH reads OpenSSH public key lines (authorized_keys format; comments and blank lines
-// are skipped). Lines are numbered from 1 in Origin.Location.
+// are skipped). Lines are numbered from 1 in Origin.Location, as editors number them: data must
+// be the whole input, leading blank lines included.
 func parseSSH(data []byte, origin Origin) ([]Key, error) {
 	var (
 		keys []Key

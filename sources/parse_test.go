@@ -140,7 +140,7 @@ func TestParseFormats(t *testing.T) {
 			[]want{{"RSA", "", 0, "line 1"}, {"EC", "P-384", 0, "line 4"}, {"OKP", "Ed25519", 0, "line 5"}}},
 		{"jwk", `{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"a"}`, []want{{"OKP", "Ed25519", 0, ""}}},
 		{"jwks", `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},{"kty":"RSA","n":"AQAB","e":"AQAB"}]}`,
-			[]want{{"OKP", "Ed25519", 0, "key 0"}, {"RSA", "", 0, "key 1"}}},
+			[]want{{"OKP", "Ed25519", 0, "key 1"}, {"RSA", "", 0, "key 2"}}},
 		{"jwk with x5c", `{"kty":"RSA","n":"AQAB","e":"AQAB","x5c":["` + base64.StdEncoding.EncodeToString(self.Raw) + `"]}`, []want{{"RSA", "", 1, ""}}},
 	}
 	for _, tt := range tests {
@@ -271,12 +271,12 @@ func TestParseErrorsNameTheBlock(t *testing.T) {
 		name, input string
 		want        []string
 	}{
-		{"bad second block", pkixPEM(t, &k.rsa.PublicKey) + "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", []string{"file:k.pem block 2", "parsing PKIX public key"}},
+		{"bad second block", pkixPEM(t, &k.rsa.PublicKey) + "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", []string{"file:k.pem block 2", "the DER is malformed or truncated"}},
 		{"unknown block", "-----BEGIN FOO-----\nAAAA\n-----END FOO-----\n", []string{"block 1", `unsupported PEM block type "FOO"`}},
 		{"encrypted private", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n", []string{"block 1", "encrypted private key"}},
 		{"garbage", "hello", []string{"file:k.pem", "unrecognised key format"}},
 		{"empty", "  \n", []string{"no public key found"}},
-		{"jwks element not object", `{"keys":[1]}`, []string{"key 0", "not a JSON object"}},
+		{"jwks element not object", `{"keys":[1]}`, []string{"key 1", "not a JSON object"}},
 		{"jwk bad base64", `{"kty":"RSA","n":"!!","e":"AQAB"}`, []string{`member "n" is not base64url`}},
 		{"jwk missing kty", `{"n":"AQAB"}`, []string{`missing "kty"`}},
 		{"jwk kty not string", `{"kty":1}`, []string{`member "kty": not a string`}},
