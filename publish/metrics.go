@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -182,14 +183,30 @@ func ReadLastSuccess(path string) (time.Time, error) {
 		if !ok {
 			continue
 		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil || f <= 0 {
-			return time.Time{}, nil
-		}
-		sec := int64(f)
-		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), nil
+		return parseUnixSeconds(strings.TrimSpace(v)), nil
 	}
 	return time.Time{}, nil
+}
+
+// parseUnixSeconds reads the decimal seconds unixSeconds writes, digit for digit: through a
+// float64, 1764689012.345 comes back as …012.344999 and the kept timestamp moved back a
+// millisecond on every failed run. Anything else parses as a float, rounded to milliseconds;
+// zero when it is no positive number.
+func parseUnixSeconds(v string) time.Time {
+	whole, frac, _ := strings.Cut(v, ".")
+	sec, err := strconv.ParseInt(whole, 10, 64)
+	if err == nil && len(frac) <= 9 && strings.Trim(frac, "0123456789") == "" && sec >= 0 {
+		ns, _ := strconv.ParseInt((frac + "000000000")[:9], 10, 64)
+		if sec == 0 && ns == 0 {
+			return time.Time{}
+		}
+		return time.Unix(sec, ns).UTC()
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f > 0) || f > 1<<53 {
+		return time.Time{}
+	}
+	return time.UnixMilli(int64(math.Round(f * 1000))).UTC()
 }
 
 func unixSeconds(t time.Time) string {

@@ -274,3 +274,35 @@ func FuzzWriteMetrics(f *testing.F) {
 		}
 	})
 }
+
+// TestLastSuccessKeptExactlyAcrossFailures: a failed run keeps the last-success timestamp to
+// the millisecond, for every millisecond value (read back through a float, about half of them
+// moved back by one).
+func TestLastSuccessKeptExactlyAcrossFailures(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "jwkspub.prom")
+	base := time.Date(2026, 12, 2, 16, 0, 0, 0, time.UTC)
+	for ms := range 1000 {
+		success := base.Add(time.Duration(ms)*time.Millisecond + time.Duration(ms)*time.Second)
+		if err := WriteMetricsFile(path, Metrics{Result: ResultChanged, Time: success}); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 { // several failures in a row must not drift either
+			if err := WriteMetricsFile(path, Metrics{Result: ResultFailed, Time: success.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := ReadLastSuccess(path)
+		if err != nil || !got.Equal(success) {
+			t.Fatalf("after failures, last success = %v (%v), want %v", got, err, success)
+		}
+	}
+	for in, want := range map[string]time.Time{
+		"0": {}, "-5": {}, "NaN": {}, "1e400": {}, "garbage": {},
+		"1764691200.5": time.UnixMilli(1764691200500).UTC(),
+		"1.7646912e9":  time.Unix(1764691200, 0).UTC(),
+	} {
+		if got := parseUnixSeconds(in); !got.Equal(want) {
+			t.Errorf("parseUnixSeconds(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
