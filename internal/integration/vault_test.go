@@ -419,6 +419,29 @@ path "`+mount+`/team/other" { capabilities = ["read"] }`); err != nil {
 			if !errors.Is(err, sources.ErrVaultNotFound) {
 				t.Errorf("pinned missing version: %v", err)
 			}
+			// Deleted and destroyed versions: Vault answers 404 with the version's metadata,
+			// and the message says which and what to do, also for an optional source.
+			e.write(t, mount+"/delete/team/jwt", map[string]any{"versions": []int{2}})
+			e.write(t, mount+"/destroy/team/jwt", map[string]any{"versions": []int{1}})
+			for _, tc := range []struct {
+				spec     sources.Spec
+				contains []string
+			}{
+				{spec("pem"), []string{mount + "/team/jwt version 2 is deleted", "fix: undelete it (vault kv undelete -versions=2 " + mount + "/team/jwt)"}},
+				{sources.Spec{Spec: spec("pem").Spec, Optional: true}, []string{"version 2 is deleted"}},
+				{sources.Spec{Spec: "vault-kv:" + mount + "/team/jwt?version=1#pem"}, []string{mount + "/team/jwt version 1 is destroyed", "fix: write the key again"}},
+			} {
+				_, err := vaultSource(t, v, tc.spec).Keys(context.Background())
+				if !errors.Is(err, sources.ErrVaultNotFound) || strings.Contains(err.Error(), "does not exist") {
+					t.Errorf("%s: error = %v", tc.spec.Spec, err)
+					continue
+				}
+				for _, c := range tc.contains {
+					if !strings.Contains(err.Error(), c) {
+						t.Errorf("%s: error %v\nlacks %q", tc.spec.Spec, err, c)
+					}
+				}
+			}
 		})
 	}
 }
@@ -471,6 +494,12 @@ func TestVaultOIDC(t *testing.T) {
 	_, err = vaultSource(t, v, sources.Spec{Spec: "vault-oidc:provider/" + vaultName("none")}).Keys(context.Background())
 	if err == nil {
 		t.Error("a missing OIDC provider gave no error")
+	}
+	// The endpoint is unauthenticated: no token at all reads the same keys.
+	anon := vaultClient(t, e.addr, "")
+	anon.ClearToken()
+	if got := vaultKeys(t, vaultSource(t, &sources.Vault{Client: anon}, sources.Spec{Spec: "vault-oidc:"})); len(got) != len(keys) {
+		t.Errorf("without a token: %d keys, want %d", len(got), len(keys))
 	}
 }
 
