@@ -268,6 +268,12 @@ func TestVaultTransitRotation(t *testing.T) {
 	if got := build("2"); strings.Join(got, " ") != "jwt-v2 jwt-v3" {
 		t.Fatalf("versions 2: %v", got)
 	}
+	// More versions than max_keys: the refusal points at the versions option.
+	set := &publish.SetConfig{Name: "prod", Policy: publish.Policy{MaxKeys: 2}, Sources: []publish.SourceConfig{{Spec: sources.Spec{Spec: spec}}}}
+	_, err := publish.Build(context.Background(), publish.BuildOptions{Set: set, Sources: []sources.Source{vaultSource(t, v, sources.Spec{Spec: spec})}})
+	if err == nil || !strings.Contains(err.Error(), "max-keys: 3 keys exceed the policy maximum of 2") || !strings.Contains(err.Error(), spec+" gives 3 versions: publish only the recent ones with `versions: N`") {
+		t.Fatalf("max_keys 2 with three versions: %v", err)
+	}
 	// Raising min_decryption_version removes a kid: Vault will no longer verify with it.
 	e.write(t, mount+"/keys/jwt/config", map[string]any{"min_decryption_version": 2})
 	if got := build("all"); strings.Join(got, " ") != "jwt-v2 jwt-v3" {
