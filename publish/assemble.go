@@ -107,7 +107,7 @@ func Assemble(keys []sources.Key, opts AssembleOptions) (*Set, error) {
 	case len(keys) == 0:
 		a.violate(sources.Origin{}, "", "empty-set", "the sources gave no key; publishing an empty set would break every verifier", "check the sources, or keep the live set")
 	case len(a.out) > opts.Policy.maxKeys():
-		a.violate(sources.Origin{}, "", "max-keys", fmt.Sprintf("%d keys exceed the policy maximum of %d", len(a.out), opts.Policy.maxKeys()), "remove retired keys from the sources, or raise policy.max_keys")
+		a.violate(sources.Origin{}, "", "max-keys", fmt.Sprintf("%d keys exceed the policy maximum of %d", len(a.out), opts.Policy.maxKeys()), maxKeysFix(a.out))
 	}
 	if len(a.violations) > 0 {
 		return nil, &PolicyError{Violations: a.violations}
@@ -207,7 +207,7 @@ func (a *assembler) add(i int, k *sources.Key) {
 			bad("private-member", fmt.Sprintf("input carries private member %q", m), "give the public key only")
 		}
 	}
-	j := JWK{Kty: k.Kty, Use: "sig", Origin: k.Origin, Spec: k.Spec}
+	j := JWK{Kty: k.Kty, Use: "sig", Origin: k.Origin, Spec: k.Spec, Order: k.Order}
 	switch k.Kty {
 	case sources.KtyOct:
 		bad("symmetric-key", "kty \"oct\" is a shared secret, never publishable", "sign with an asymmetric key (RSA, EC or Ed25519) and publish its public half")

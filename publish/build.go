@@ -1,12 +1,15 @@
 package publish
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jwkspub/jwkspub/sources"
@@ -18,6 +21,12 @@ type BuildOptions struct {
 	Sources []sources.Source // built by the caller from Set.Sources
 	Now     time.Time        // for certificate validity; zero skips those checks
 	Logger  *slog.Logger
+	// KeepsLive says the set is published to targets, where PlanTarget keeps the live keys of
+	// unavailable optional sources. A set left empty only because every source that gave no
+	// key is such a source is then returned empty instead of refused (empty-set): the guard
+	// still refuses it at a target where nothing live is kept. build and render, which read
+	// no target, leave it false.
+	KeepsLive bool
 }
 
 // Build reads every source and assembles the set: the main job of `jwkspub build`, and the
@@ -32,6 +41,9 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 		keys        []sources.Key
 		errs        []error
 		unavailable []string
+		// A failure of the whole Vault connection (its one login) is every vault source's
+		// error: it is reported once, naming the sources it stopped.
+		shared = map[error]*sharedFailure{}
 	)
 	for si, s := range o.Sources {
 		ks, err := s.Keys(ctx)
@@ -39,24 +51,50 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("reading %s: %w", s, ctx.Err())
 			}
+			sf := sources.SharedFailure(err)
+			g := shared[sf]
+			if sf != nil && g == nil {
+				g = &sharedFailure{err: err, at: -1}
+				shared[sf] = g
+			}
 			// An optional source that is down (not wrong) keeps its live keys: publication
 			// carries them over from each target's live document rather than removing them.
 			if si < len(o.Set.Sources) && o.Set.Sources[si].Optional && sources.IsUnavailable(err) {
-				log.Warn("optional source unavailable: its keys that are live stay published", "set", o.Set.Name, "source", s.String(), "err", err.Error())
+				msg := err.Error()
+				if g != nil && g.warned != "" {
+					msg = "the same failure as " + g.warned
+				} else if g != nil {
+					g.warned = s.String()
+				}
+				log.Warn("optional source unavailable: its keys that are live stay published", "set", o.Set.Name, "source", s.String(), "err", msg)
 				unavailable = append(unavailable, s.String())
 				continue
 			}
-			errs = append(errs, err)
+			switch {
+			case g == nil:
+				errs = append(errs, err)
+			case g.at < 0:
+				g.at, g.specs = len(errs), []string{s.String()}
+				errs = append(errs, err)
+			default:
+				g.specs = append(g.specs, s.String())
+			}
 		}
 		log.Debug("source read", "source", s.String(), "keys", len(ks))
 		name := s.String()
 		for i := range ks {
 			ks[i].Spec = name
 		}
+		rankOrder(ks)
 		if keys == nil {
 			keys = ks // the common single source: no copy of ten thousand keys
 		} else {
 			keys = append(keys, ks...)
+		}
+	}
+	for _, g := range shared {
+		if len(g.specs) > 1 {
+			errs[g.at] = g.merged()
 		}
 	}
 	var set *Set
@@ -64,11 +102,12 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 		var err error
 		set, err = Assemble(keys, AssembleOptions{Policy: o.Set.Policy, KID: o.Set.KID, KIDTemplate: o.Set.KIDTemplate, Now: o.Now})
 		var pe *PolicyError
-		if errors.As(err, &pe) && len(errs) > 0 {
-			// An empty or short set is a consequence of the source errors, not news.
-			pe.Violations = dropRules(pe.Violations, "empty-set")
+		if errors.As(err, &pe) && (len(errs) > 0 || o.KeepsLive && len(unavailable) > 0) {
+			// An empty or short set is a consequence of the source errors, not news; or the
+			// live keys of the unavailable sources will fill it at each target.
+			pe.Violations = dropRules(pe.Violations, RuleEmptySet)
 			if len(pe.Violations) == 0 {
-				err = nil
+				err, set = nil, &Set{}
 			}
 		}
 		if err != nil {
@@ -83,6 +122,48 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 		log.Warn(w, "set", o.Set.Name)
 	}
 	return set, nil
+}
+
+// sharedFailure is one failure several sources failed with (sources.SharedFailure).
+type sharedFailure struct {
+	err    error    // as the first source reported it
+	at     int      // its index in Build's errors; -1 when no required source failed with it
+	specs  []string // the required sources it stopped
+	warned string   // the optional source whose warning already gave it
+}
+
+// merged is the failure as one error naming every source it stopped.
+func (g *sharedFailure) merged() error {
+	names := strings.Join(g.specs, ", ")
+	var se *sources.Error
+	if errors.As(g.err, &se) {
+		return &sources.Error{Origin: sources.Origin{Source: names}, Err: se.Err, Fix: se.Fix}
+	}
+	return fmt.Errorf("%s: %w", names, g.err)
+}
+
+// rankOrder replaces each key's Order with its rank among the source's keys (from 1, higher
+// is newer): by the Order the source gave, then by position, since sources return their keys
+// oldest first.
+func rankOrder(ks []sources.Key) {
+	given := false
+	for i := range ks {
+		given = given || ks[i].Order != 0
+	}
+	if !given {
+		for i := range ks {
+			ks[i].Order = i + 1
+		}
+		return
+	}
+	idx := make([]int, len(ks))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(ks[a].Order, ks[b].Order) })
+	for r, i := range idx {
+		ks[i].Order = r + 1
+	}
 }
 
 func dropRules(vs []Violation, rule string) []Violation {

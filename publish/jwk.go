@@ -37,6 +37,10 @@ type JWK struct {
 	// Spec is the spec of the configured source that gave the key ("file:keys/*.pem"), set
 	// by Build: the rotation state groups keys by it. Not published.
 	Spec string
+	// Order ranks the key among its source's keys, higher is newer (see sources.Key.Order),
+	// from 1; set by Build, 0 when unknown. The rotation state takes supersession from it.
+	// Not published.
+	Order int
 }
 
 // curveWidth is the coordinate size in bytes of each supported EC curve.

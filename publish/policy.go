@@ -116,3 +116,26 @@ func (p Policy) Validate() []string {
 	}
 	return errs
 }
+
+// maxKeysFix is the fix of a max-keys refusal. A Transit key publishes every version Vault
+// still verifies with, so one long-lived key can fill the set: the fix then names the source
+// and its versions option.
+func maxKeysFix(keys []JWK) string {
+	const generic = "remove retired keys from the sources, or raise policy.max_keys"
+	count := map[string]int{}
+	top := ""
+	for i := range keys {
+		src := keys[i].sourceSpec()
+		if !strings.HasPrefix(src, "vault-transit:") {
+			continue
+		}
+		count[src]++
+		if count[src] > count[top] || count[src] == count[top] && src < top {
+			top = src
+		}
+	}
+	if top == "" || count[top] < 2 {
+		return generic
+	}
+	return fmt.Sprintf("%s gives %d versions: publish only the recent ones with `versions: N` on that source, or raise its min_decryption_version; or %s", top, count[top], generic)
+}

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -176,19 +177,92 @@ func NextState(old *State, live []LiveKey, set *Set, now time.Time) *State {
 			k.Retired = &now
 		}
 	}
-	for _, kid := range fresh {
-		src := next.Keys[idx(kid)].Source
-		for i := range next.Keys {
-			k := &next.Keys[i]
-			if k.KID != kid && k.Source == src && k.Live() && k.Superseded == nil && !slices.Contains(fresh, k.KID) {
-				k.Superseded = &now
-			}
-		}
-	}
+	supersede(next, set, fresh, now)
 	slices.SortFunc(next.Keys, func(a, b StateKey) int { return strings.Compare(a.KID, b.KID) })
 	return next
 }
 
+// supersede marks the live keys of st that a newer key of the same source, in set, supersedes.
+// Newer is the source's own order (JWK.Order: the Transit or KV version, the file order) when
+// both keys have one, so that versions first published together are ordered too; the key is
+// then superseded from when both were published. Without an order, a key first published now
+// supersedes the same source's keys published before.
+func supersede(st *State, set *Set, fresh []string, now time.Time) {
+	type member struct {
+		sk    *StateKey
+		order int
+		fresh bool
+	}
+	isFresh := make(map[string]bool, len(fresh))
+	for _, kid := range fresh {
+		isFresh[kid] = true
+	}
+	idx := make(map[string]int, len(st.Keys))
+	for i := range st.Keys {
+		idx[st.Keys[i].KID] = i
+	}
+	bySource := map[string][]member{}
+	for _, k := range set.Keys {
+		i, ok := idx[k.KID]
+		if !ok || !st.Keys[i].Live() {
+			continue
+		}
+		sk := &st.Keys[i]
+		bySource[sk.Source] = append(bySource[sk.Source], member{sk, k.Order, isFresh[k.KID]})
+	}
+	mark := func(m member, t time.Time) {
+		if m.sk.Superseded == nil || t.Before(*m.sk.Superseded) {
+			m.sk.Superseded = &t
+		}
+	}
+	for _, ms := range bySource {
+		var anyFresh, freshUnordered bool
+		for _, m := range ms {
+			anyFresh = anyFresh || m.fresh
+			freshUnordered = freshUnordered || m.fresh && m.order == 0
+		}
+		// Ordered keys, newest first; minHigher is the earliest first publication among the
+		// keys of a strictly higher order seen so far.
+		slices.SortStableFunc(ms, func(a, b member) int { return cmp.Compare(b.order, a.order) })
+		var minHigher *time.Time
+		for i := 0; i < len(ms) && ms[i].order > 0; {
+			j := i
+			for j < len(ms) && ms[j].order == ms[i].order {
+				j++
+			}
+			for _, a := range ms[i:j] {
+				if a.sk.Superseded != nil {
+					continue
+				}
+				if minHigher != nil {
+					mark(a, maxTime(a.sk.FirstPublished, *minHigher))
+				}
+				if freshUnordered && !a.fresh {
+					mark(a, now)
+				}
+			}
+			for _, b := range ms[i:j] {
+				if minHigher == nil || b.sk.FirstPublished.Before(*minHigher) {
+					t := b.sk.FirstPublished
+					minHigher = &t
+				}
+			}
+			i = j
+		}
+		for _, a := range ms {
+			if a.order == 0 && a.sk.Superseded == nil && anyFresh && !a.fresh {
+				mark(a, now)
+			}
+		}
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
 func clonePtr(t *time.Time) *time.Time {
 	if t == nil {
 		return nil

@@ -77,9 +77,13 @@ func TimelineOf(set *SetConfig, target string, st *State, live []LiveKey, cacheC
 		}
 		return strings.Compare(a.KID, b.KID)
 	})
+	// The newest safe key, preferring one nothing supersedes: versions first published
+	// together are equally new by date, and their source's order marked all but the newest
+	// superseded.
 	for i := range tl.Keys {
 		k := &tl.Keys[i]
-		if k.Live && k.Retired == nil && !k.FirstPublished.IsZero() && !now.Before(k.SafeFrom) {
+		if k.Live && k.Retired == nil && !k.FirstPublished.IsZero() && !now.Before(k.SafeFrom) &&
+			(newest == nil || k.Superseded == nil || newest.Superseded != nil) {
 			newest = k
 		}
 	}

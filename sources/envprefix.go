@@ -26,10 +26,14 @@ func (e *EnvPrefix) Keys(ctx context.Context) ([]Key, error) {
 		keys []Key
 		errs []error
 	)
-	slots := []struct{ pub, kid, role string }{
-		{"PUBLIC_KEY", "KEY_ID", "current"},
-		{"PREVIOUS_PUBLIC_KEY", "PREVIOUS_KEY_ID", "previous"},
-		{"NEXT_PUBLIC_KEY", "NEXT_KEY_ID", "next"},
+	// order is the slot's place in the rotation, oldest first: previous, current, next.
+	slots := []struct {
+		pub, kid, role string
+		order          int
+	}{
+		{"PUBLIC_KEY", "KEY_ID", "current", 2},
+		{"PREVIOUS_PUBLIC_KEY", "PREVIOUS_KEY_ID", "previous", 1},
+		{"NEXT_PUBLIC_KEY", "NEXT_KEY_ID", "next", 3},
 	}
 	for i, s := range slots {
 		pubVar, kidVar := e.Prefix+s.pub, e.Prefix+s.kid
@@ -71,7 +75,7 @@ func (e *EnvPrefix) Keys(ctx context.Context) ([]Key, error) {
 			ks[0].KID = kid
 		}
 		for j := range ks {
-			ks[j].Name = s.role
+			ks[j].Name, ks[j].Order = s.role, s.order
 		}
 		keys = append(keys, ks...)
 	}

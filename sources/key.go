@@ -89,6 +89,11 @@ type Key struct {
 	// Hints carry what the source knows to fill kid templates (Vault key name and version).
 	Name    string
 	Version int
+	// Order is the key's place in its source's own order, higher is newer: the Transit or KV
+	// version, the env-prefix slot (previous, current, next). 0 leaves it to the position
+	// among the source's keys, which sources return oldest first (files in sorted name
+	// order, then their position in the file). The rotation state takes supersession from it.
+	Order int
 
 	// Defaults a source may set from its configuration; Assemble applies them.
 	ConfigAlg string // the source's configured alg, overriding inference

@@ -156,7 +156,7 @@ func (t *Transit) Keys(ctx context.Context) ([]Key, error) {
 			errs = append(errs, err)
 			continue
 		}
-		k.Name, k.Version, k.Origin = t.Name, ver, at
+		k.Name, k.Version, k.Order, k.Origin = t.Name, ver, ver, at
 		keys = append(keys, k)
 	}
 	t.Defaults.apply(keys)
@@ -333,8 +333,13 @@ func (k *KV) Keys(ctx context.Context) ([]Key, error) {
 		if err := remarshal(sec.Data, &v2); err != nil {
 			return fail(fmt.Errorf("%w: %s: %v", ErrVaultResponse, readPath, err), "")
 		}
-		if v2.Data == nil {
-			return fail(fmt.Errorf("%w: %s version %d is deleted or destroyed", ErrVaultNotFound, k.Path, v2.Metadata.Version), "undelete it (vault kv undelete), or pin another ?version=")
+		switch {
+		case v2.Data == nil && v2.Metadata.Destroyed:
+			return fail(fmt.Errorf("%w: %s version %d is destroyed", ErrVaultNotFound, k.Path, v2.Metadata.Version),
+				"write the key again (vault kv put), or pin another ?version=")
+		case v2.Data == nil:
+			return fail(fmt.Errorf("%w: %s version %d is deleted (%s)", ErrVaultNotFound, k.Path, v2.Metadata.Version, v2.Metadata.DeletionTime),
+				fmt.Sprintf("undelete it (vault kv undelete -versions=%d %s), or pin another ?version=", v2.Metadata.Version, k.Path))
 		}
 		data, version = v2.Data, v2.Metadata.Version
 	}
@@ -363,7 +368,7 @@ func (k *KV) Keys(ctx context.Context) ([]Key, error) {
 	}
 	name := k.Path[strings.LastIndex(k.Path, "/")+1:]
 	for i := range keys {
-		keys[i].Name, keys[i].Version = name, version
+		keys[i].Name, keys[i].Version, keys[i].Order = name, version, version
 	}
 	k.Defaults.apply(keys)
 	return keys, err
@@ -411,7 +416,7 @@ func (o *OIDC) Keys(ctx context.Context) ([]Key, error) {
 			defer resp.Body.Close()
 		}
 		if err != nil {
-			return nil, err
+			return nil, withRetryAfter(resp, err)
 		}
 		var raw json.RawMessage
 		if err := resp.DecodeJSON(&raw); err != nil {

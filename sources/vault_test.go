@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"reflect"
@@ -184,6 +185,9 @@ func TestClassify(t *testing.T) {
 		{"connection refused", &url.Error{Op: "Get", URL: "http://127.0.0.1:1/v1/transit/keys/jwt?x=secret", Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}},
 			false, op, ErrVaultUnreachable, true, []string{"connection refused", "127.0.0.1:1"}},
 		{"garbage", fmt.Errorf("decoding the answer: %w", errors.New("invalid character 'x'")), false, op, ErrVaultResponse, false, []string{"invalid character"}},
+		{"answer cut short", fmt.Errorf("decoding the answer: %w", io.ErrUnexpectedEOF), false, op, ErrVaultUnreachable, true, []string{"the answer was cut short"}},
+		{"login refused with a bare 403", resp(403, "permission denied"), false, vaultOp{path: "auth/kubernetes/login", login: true, loginFix: "check the role's bound_service_account_names"}, ErrVaultLogin, false,
+			[]string{"auth/kubernetes/login: HTTP 403: permission denied: Vault refused the credentials, or no auth method is mounted at auth/kubernetes"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,6 +207,10 @@ func TestClassify(t *testing.T) {
 				t.Errorf("message %q keeps the URL's query", got.Error())
 			}
 		})
+	}
+	refused, _ := v.classify(vaultOp{path: "auth/kubernetes/login", login: true, loginFix: "check the role"}, resp(403, "permission denied"), false)
+	if fix := vaultFix(refused); fix != "check the role; and check --vault-auth-mount against `vault auth list`" {
+		t.Errorf("login fix = %q", fix)
 	}
 	denied, _ := v.classify(op, resp(403, "permission denied"), false)
 	if fix := vaultFix(denied); fix != `add path "transit/keys/jwt" { capabilities = ["read"] } to the token's policy` {

@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -141,16 +142,9 @@ func (l *VaultLogin) login(ctx context.Context, v *Vault) error {
 		return fmt.Errorf("encoding login: %w", err)
 	}
 	path := "auth/" + l.mount() + "/login"
-	op := vaultOp{path: path, capability: "update", login: true}
+	op := vaultOp{path: path, capability: "update", login: true, loginFix: l.refusedFix()}
 	sec, err := call(ctx, v, op, func(ctx context.Context) (*api.Secret, error) {
-		resp, err := v.Client.Logical().WriteRawWithContext(ctx, path, data)
-		if resp != nil {
-			defer resp.Body.Close()
-		}
-		if err != nil {
-			return nil, err
-		}
-		return api.ParseSecret(resp.Body)
+		return v.loginOnce(ctx, path, data)
 	})
 	if err != nil {
 		return redact(err, append(l.secrets(), body["jwt"])...)
@@ -161,6 +155,82 @@ func (l *VaultLogin) login(ctx context.Context, v *Vault) error {
 	v.Client.SetToken(sec.Auth.ClientToken)
 	v.logger().Info("logged in to vault", "method", l.Method, "mount", l.mount(), "policies", strings.Join(sec.Auth.Policies, ","))
 	return nil
+}
+
+// refusedFix says what to check when the method refuses the credentials.
+func (l *VaultLogin) refusedFix() string {
+	switch l.Method {
+	case AuthAppRole:
+		return "check the role id and the secret id (its TTL and number of uses)"
+	case AuthKubernetes:
+		return "check the role's bound_service_account_names, bound_service_account_namespaces and audience against the service account, and that Vault can reach the Kubernetes API (TokenReview)"
+	case AuthGitHubActions:
+		return "check the role's bound claims and bound_audiences against the job's token (--vault-audience)"
+	}
+	return "check the role, its bound claims and audiences, and the keys the auth mount trusts"
+}
+
+// maxLoginAnswer bounds a login answer: a token with its policies and metadata is a few KB.
+const maxLoginAnswer = 1 << 20
+
+// loginOnce makes one login request and reads the whole answer before returning, while ctx
+// (the attempt's) is alive: the answer may arrive in many pieces, and whatever had not arrived
+// when the attempt ended would be lost. vault/api's WriteRaw cancels its own context when it
+// returns, before the caller can read the body; RawRequestWithContext leaves that to ctx.
+func (v *Vault) loginOnce(ctx context.Context, path string, data []byte) (*api.Secret, error) {
+	r := v.Client.NewRequest(http.MethodPut, "/v1/"+path)
+	r.BodyBytes = data
+	resp, err := v.Client.RawRequestWithContext(ctx, r)
+	if resp != nil {
+		defer resp.Body.Close()
+	}
+	if err != nil {
+		return nil, withRetryAfter(resp, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxLoginAnswer))
+	if err != nil {
+		// Vault has issued a token whose answer was lost on the way. When the part that did
+		// arrive holds it, revoke it now: nothing else ever will.
+		if tok := clientToken(b); tok != "" {
+			v.revokeLost(ctx, tok)
+		}
+		return nil, err
+	}
+	return api.ParseSecret(bytes.NewReader(b))
+}
+
+// clientToken finds a complete auth.client_token in the beginning of a login answer.
+func clientToken(partial []byte) string {
+	const key = `"client_token":"`
+	i := bytes.Index(partial, []byte(key))
+	if i < 0 {
+		return ""
+	}
+	rest := partial[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j <= 0 {
+		return "" // cut inside the token
+	}
+	return string(rest[:j])
+}
+
+// revokeLost revokes a token whose login answer was lost (auth/token/revoke-self with that
+// token), briefly and even when the attempt's context has ended. It logs the outcome, never the
+// token.
+func (v *Vault) revokeLost(ctx context.Context, token string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.timeout())
+	defer cancel()
+	r := v.Client.NewRequest(http.MethodPut, "/v1/auth/token/revoke-self")
+	r.ClientToken = token
+	resp, err := v.Client.RawRequestWithContext(ctx, r)
+	if resp != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		v.logger().Warn("a vault login answer was cut short and the token it issued could not be revoked; it expires with the role's token_ttl", "err", scrubURLError(err).Error())
+		return
+	}
+	v.logger().Info("a vault login answer was cut short; revoked the token it issued")
 }
 
 // fetch requests the job's OIDC token from GitHub: GET RequestURL&audience=AUD with

@@ -6,10 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +45,9 @@ const (
 	DefaultVaultRetries = 3
 	DefaultVaultBackoff = 250 * time.Millisecond
 	maxVaultBackoff     = 4 * time.Second
+	// maxRetryAfter is the longest Retry-After jwkspub waits for: a Vault asking for more is
+	// not coming back within a publishing run.
+	maxRetryAfter = 30 * time.Second
 )
 
 // Vault is the connection every vault-* source of a run shares: the client the CLI built, how
@@ -70,6 +76,11 @@ type Vault struct {
 	loggedIn bool
 	loginErr error
 	kvMounts map[string]kvMount // detected KV mounts by path, so each mount is asked once
+	// outage is the error of the call that last gave up on Vault after all its retries. Later
+	// calls of the run fail with it at once: one outage spends one retry budget, not one per
+	// source. Its own lock: calls run while mu is held (the login, Close).
+	outageMu sync.Mutex
+	outage   *vaultError
 }
 
 func (v *Vault) logger() *slog.Logger {
@@ -125,12 +136,30 @@ func (v *Vault) ready(ctx context.Context) error {
 		return v.loginErr
 	}
 	if err := v.Login.login(ctx, v); err != nil {
+		lf := &loginFailure{err}
 		if ctx.Err() == nil {
-			v.loginErr = err
+			v.loginErr = lf
 		}
-		return err
+		return lf
 	}
 	v.loggedIn = true
+	return nil
+}
+
+// loginFailure is the run's failed login: every vault-* source of the run fails with this same
+// value, so that it can be reported once (SharedFailure).
+type loginFailure struct{ error }
+
+func (e *loginFailure) Unwrap() error { return e.error }
+
+// SharedFailure returns the failure behind err when it is not the source's own but the whole
+// Vault connection's (its one login failed): every vault-* source of the run then fails with
+// the same value, which callers report once. It returns nil for any other error.
+func SharedFailure(err error) error {
+	var lf *loginFailure
+	if errors.As(err, &lf) {
+		return lf
+	}
 	return nil
 }
 
@@ -143,7 +172,8 @@ func (v *Vault) Close(ctx context.Context) error {
 	if !v.loggedIn {
 		return nil
 	}
-	op := vaultOp{path: "auth/token/revoke-self", capability: "update"}
+	// Tried even after an outage: a token left valid is worth one more request.
+	op := vaultOp{path: "auth/token/revoke-self", capability: "update", evenIfDown: true}
 	_, err := call(ctx, v, op, func(ctx context.Context) (*api.Secret, error) {
 		return v.Client.Logical().WriteWithContext(ctx, op.path, nil)
 	})
@@ -162,17 +192,26 @@ type vaultOp struct {
 	capability string // "read", "update", "create"
 	login      bool   // a login: 400/401/403 mean the credentials were refused
 	loginFix   string // the fix when they are; empty for the generic one
+	evenIfDown bool   // tried even when an earlier call of the run gave up on Vault
 }
 
-// call runs fn with a per-attempt timeout and retries what is worth retrying. Errors are
-// classified into the ErrVault* sentinels with the path and the capability named.
+// call runs fn with a per-attempt timeout and retries what is worth retrying, waiting at least
+// as long as a Retry-After answer asks. Errors are classified into the ErrVault* sentinels with
+// the path and the capability named. Once a call has spent its retries on an outage, later
+// calls of the run fail at once with that outage (see Vault.outage).
 func call[T any](ctx context.Context, v *Vault, op vaultOp, fn func(ctx context.Context) (T, error)) (T, error) {
 	var zero T
+	if err := v.down(op); err != nil {
+		return zero, err
+	}
 	attempts := 1 + v.retries()
-	var last error
+	var (
+		last       *vaultError
+		retryAfter time.Duration
+	)
 	for i := 0; i < attempts; i++ {
 		if i > 0 {
-			wait := v.backoff(i - 1)
+			wait := max(v.backoff(i-1), retryAfter)
 			v.logger().Warn("retrying vault call", "path", op.path, "attempt", i+1, "of", attempts, "after", wait.String(), "error", last.Error())
 			t := time.NewTimer(wait)
 			select {
@@ -193,18 +232,82 @@ func call[T any](ctx context.Context, v *Vault, op vaultOp, fn func(ctx context.
 			return zero, fmt.Errorf("%s: %w", op.path, ctx.Err())
 		}
 		cerr, retry := v.classify(op, err, timedOut)
-		if !retry {
+		ve, ok := cerr.(*vaultError)
+		if !retry || !ok {
 			return zero, cerr
 		}
-		if ve, ok := cerr.(*vaultError); ok {
-			ve.transient = true
+		ve.transient = true
+		last = ve
+		retryAfter = retryAfterOf(err)
+		if retryAfter > maxRetryAfter || deadlineBefore(ctx, retryAfter) {
+			last = &vaultError{kind: ve.kind, msg: fmt.Sprintf("%s (Vault asks to retry after %s)", ve.msg, retryAfter), fix: ve.fix, transient: true}
+			attempts = i + 1
+			break
 		}
-		last = cerr
 	}
-	if ve, ok := last.(*vaultError); ok {
-		return zero, &vaultError{kind: ve.kind, msg: fmt.Sprintf("%s (after %d attempts)", ve.msg, attempts), fix: ve.fix, transient: ve.transient}
+	if attempts > 1 {
+		last = &vaultError{kind: last.kind, msg: fmt.Sprintf("%s (after %d attempts)", last.msg, attempts), fix: last.fix, transient: true}
 	}
+	v.outageMu.Lock()
+	v.outage = last
+	v.outageMu.Unlock()
 	return zero, last
+}
+
+// down returns, when an earlier call of the run gave up on Vault after its retries, the error
+// op fails with instead of being tried: the same outage, naming op's path.
+func (v *Vault) down(op vaultOp) error {
+	if op.evenIfDown {
+		return nil
+	}
+	v.outageMu.Lock()
+	o := v.outage
+	v.outageMu.Unlock()
+	if o == nil {
+		return nil
+	}
+	return &vaultError{kind: o.kind, fix: o.fix, transient: true,
+		msg: fmt.Sprintf("%s: %s: not tried, this run already gave up on Vault: %s", o.kind, op.path, strings.TrimPrefix(o.msg, o.kind.Error()+": "))}
+}
+
+// retryAfter carries a Retry-After answer with the error of the attempt.
+type retryAfter struct {
+	error
+	after time.Duration
+}
+
+func (r *retryAfter) Unwrap() error { return r.error }
+
+// withRetryAfter adds the Retry-After of resp (seconds or an HTTP date) to err.
+func withRetryAfter(resp *api.Response, err error) error {
+	if err == nil || resp == nil || resp.Header.Get("Retry-After") == "" {
+		return err
+	}
+	h := resp.Header.Get("Retry-After")
+	var d time.Duration
+	if n, perr := strconv.Atoi(strings.TrimSpace(h)); perr == nil && n >= 0 {
+		d = time.Duration(n) * time.Second
+	} else if t, perr := http.ParseTime(h); perr == nil {
+		d = time.Until(t)
+	}
+	if d <= 0 {
+		return err
+	}
+	return &retryAfter{error: err, after: d}
+}
+
+func retryAfterOf(err error) time.Duration {
+	var ra *retryAfter
+	if errors.As(err, &ra) {
+		return ra.after
+	}
+	return 0
+}
+
+// deadlineBefore reports whether ctx ends within d.
+func deadlineBefore(ctx context.Context, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && d > 0 && time.Until(dl) < d
 }
 
 // vaultError is a classified Vault failure: a sentinel Kind, the message, and how to fix it.
@@ -250,8 +353,15 @@ func (v *Vault) classify(op vaultOp, err error, timedOut bool) (error, bool) {
 		msgs := strings.Join(re.Errors, "; ")
 		switch {
 		case op.login && re.StatusCode == 403 && strings.HasPrefix(op.path, "auth/") && strings.TrimSpace(strings.ToLower(msgs)) == "permission denied":
-			// Vault answers 403, not 404, for a login path where no auth method is mounted.
-			return vErr(ErrVaultLogin, "check --vault-auth-mount against `vault auth list`, and the credentials", "%s: HTTP 403: %s (is an auth method mounted there?)", op.path, orNone(msgs)), false
+			// Vault gives this same answer when the method refuses the credentials (Kubernetes
+			// does, for a token the API server does not confirm) and when nothing is mounted
+			// at the path: the message cannot tell which, so it names both.
+			fix := op.loginFix
+			if fix == "" {
+				fix = "check the role and the credentials against the auth method's configuration"
+			}
+			return vErr(ErrVaultLogin, fix+"; and check --vault-auth-mount against `vault auth list`",
+				"%s: HTTP 403: permission denied: Vault refused the credentials, or no auth method is mounted at %s", op.path, strings.TrimSuffix(op.path, "/login")), false
 		case op.login && (re.StatusCode == 400 || re.StatusCode == 401 || re.StatusCode == 403):
 			fix := op.loginFix
 			if fix == "" {
@@ -277,6 +387,10 @@ func (v *Vault) classify(op vaultOp, err error, timedOut bool) (error, bool) {
 	}
 	if timedOut || errors.Is(err, context.DeadlineExceeded) {
 		return vErr(ErrVaultUnreachable, "check VAULT_ADDR and Vault's health, or raise --vault-timeout", "%s: no answer within %s", op.path, v.timeout()), true
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		// The connection closed before the whole answer arrived: the network, not Vault.
+		return vErr(ErrVaultUnreachable, "check the network between jwkspub and Vault (proxies, load balancers)", "%s: the answer was cut short: %v", op.path, scrubURLError(err)), true
 	}
 	var (
 		ue *url.Error
@@ -327,8 +441,15 @@ func (v *Vault) read(ctx context.Context, path string, query map[string][]string
 		if resp != nil {
 			defer resp.Body.Close()
 		}
+		if err != nil && resp != nil && resp.StatusCode == http.StatusNotFound {
+			// KV v2 answers a deleted or destroyed version with 404 and the version's
+			// metadata: that answer, not "does not exist", is what the caller must see.
+			if s, perr := api.ParseSecret(resp.Body); perr == nil && s != nil && len(s.Data) > 0 {
+				return s, nil
+			}
+		}
 		if err != nil {
-			return nil, err
+			return nil, withRetryAfter(resp, err)
 		}
 		s, err := api.ParseSecret(resp.Body)
 		if err != nil {

@@ -145,7 +145,7 @@ func planAll(c context.Context, g *globals, e env, against string, now time.Time
 			out.close()
 			return nil, err
 		}
-		built, err := publish.Build(c, publish.BuildOptions{Set: set, Sources: srcs, Now: now, Logger: g.logger})
+		built, err := publish.Build(c, publish.BuildOptions{Set: set, Sources: srcs, Now: now, Logger: g.logger, KeepsLive: true})
 		if err != nil {
 			out.close()
 			return nil, err

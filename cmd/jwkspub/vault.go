@@ -77,6 +77,19 @@ func usesVault(set *publish.SetConfig) bool {
 	return false
 }
 
+// needsVaultToken reports whether a set of the run reads Vault through an authenticated
+// endpoint: every vault-* source but vault-oidc:, whose keys Vault serves to anyone.
+func (g *globals) needsVaultToken() bool {
+	for i := range g.cfg.Sets {
+		for _, sc := range g.cfg.Sets[i].Sources {
+			if strings.HasPrefix(sc.Spec.Spec, "vault-") && !strings.HasPrefix(sc.Spec.Spec, "vault-oidc:") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // vaultConn builds the one Vault connection of a run. This is the only place that reads the
 // standard VAULT_* variables (through the injected lookup, never os.Getenv) and credential
 // files; api.NewClient's own reading of VAULT_TOKEN, VAULT_NAMESPACE and VAULT_HEADERS is
@@ -128,7 +141,7 @@ func (g *globals) vaultConn() (*sources.Vault, error) {
 				}
 			}
 		}
-		if tok == "" {
+		if tok == "" && g.needsVaultToken() {
 			return nil, fmt.Errorf("no Vault token: set VAULT_TOKEN, run `vault login` (writes ~/.vault-token), or choose another --vault-auth")
 		}
 		client.SetToken(tok)

@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,8 +11,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -81,6 +84,47 @@ func (f *authFixture) read(t *testing.T, login *sources.VaultLogin, secrets ...s
 		t.Errorf("log reveals the Vault token: %s", buf)
 	}
 	return keys, err
+}
+
+// manyPolicies is pol and 40 more policy names (Vault attaches names with no policy behind
+// them): a role with 41 policies has a login answer of about 3.3 KB, several TCP segments.
+func manyPolicies(pol string) []string {
+	out := []string{pol}
+	for i := range 40 {
+		out = append(out, fmt.Sprintf("jwkspub-padding-policy-%02d", i))
+	}
+	return out
+}
+
+// overSlowNetworks logs in with login() and reads the key through a proxy that delivers
+// Vault's answers as a slow network does, several times per shape of network, each run ending
+// with Close as the CLI does; every token Vault issued must then be revoked.
+func (f *authFixture) overSlowNetworks(t *testing.T, login func() *sources.VaultLogin) {
+	t.Helper()
+	for _, net := range slowNetworks {
+		t.Run(net.name, func(t *testing.T) {
+			p := newVaultProxy(t, f.e.addr, nil, &net.shape)
+			const runs = 5
+			for i := range runs {
+				c := vaultClient(t, p.URL, "")
+				c.ClearToken()
+				// No retries: each login must succeed the first time.
+				v := &sources.Vault{Client: c, Login: login(), Retries: -1}
+				keys, err := vaultSource(t, v, sources.Spec{Spec: f.spec}).Keys(context.Background())
+				if err != nil || len(keys) != 1 {
+					t.Fatalf("run %d: %d keys, %v", i+1, len(keys), err)
+				}
+				if err := v.Close(context.Background()); err != nil {
+					t.Fatalf("run %d: close: %v", i+1, err)
+				}
+			}
+			tokens := p.tokens()
+			if len(tokens) != runs {
+				t.Fatalf("%d tokens issued through the proxy, want %d", len(tokens), runs)
+			}
+			f.e.revoked(t, tokens)
+		})
+	}
 }
 
 func TestVaultAuthAppRole(t *testing.T) {
@@ -174,6 +218,75 @@ func TestVaultAuthAppRole(t *testing.T) {
 			}
 		}
 	})
+	t.Run("over slow networks", func(t *testing.T) {
+		e.write(t, "auth/"+mount+"/role/slow", map[string]any{"token_policies": manyPolicies(f.allowPol), "token_ttl": "5m"})
+		s, err := e.root.Logical().Read("auth/" + mount + "/role/slow/role-id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		roleID := s.Data["role_id"].(string)
+		f.overSlowNetworks(t, func() *sources.VaultLogin {
+			sid := e.write(t, "auth/"+mount+"/role/slow/secret-id", nil).Data["secret_id"].(string)
+			return &sources.VaultLogin{Method: sources.AuthAppRole, Mount: mount, RoleID: roleID, SecretID: sid}
+		})
+	})
+	t.Run("a login answer lost on the way: retried, its token revoked", func(t *testing.T) {
+		c := creds["allow"]
+		// The first login's answer is cut after the token: the connection drops.
+		var cutToken atomic.Value
+		p := newVaultProxy(t, e.addr, func(n int64, w http.ResponseWriter, r *http.Request) bool {
+			if !strings.HasSuffix(r.URL.Path, "/login") || cutToken.Load() != nil {
+				return false
+			}
+			body, status := forward(t, e.addr, r)
+			tok := issuedToken(body)
+			cutToken.Store(tok)
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			w.WriteHeader(status)
+			w.Write(body[:bytes.Index(body, []byte(tok))+len(tok)+2])
+			http.NewResponseController(w).Flush()
+			panic(http.ErrAbortHandler)
+		}, nil)
+		cl := vaultClient(t, p.URL, "")
+		cl.ClearToken()
+		logger, logs := captureLog()
+		v := &sources.Vault{Client: cl, Retries: 2, Backoff: 10 * time.Millisecond, Logger: logger,
+			Login: &sources.VaultLogin{Method: sources.AuthAppRole, Mount: mount, RoleID: c[0], SecretID: c[1]}}
+		if _, err := vaultSource(t, v, sources.Spec{Spec: f.spec}).Keys(context.Background()); err != nil {
+			t.Fatalf("read after a lost login answer: %v", err)
+		}
+		if err := v.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		lost, _ := cutToken.Load().(string)
+		if lost == "" {
+			t.Fatal("no login answer was cut")
+		}
+		e.revoked(t, append([]string{lost}, p.tokens()...))
+		if !strings.Contains(logs.String(), "the answer was cut short") || !strings.Contains(logs.String(), "revoked the token it issued") {
+			t.Errorf("the log does not tell what happened:\n%s", logs)
+		}
+		if strings.Contains(logs.String(), lost) {
+			t.Error("the log reveals the lost token")
+		}
+	})
+}
+
+// forward sends r to Vault and returns the whole answer.
+func forward(t *testing.T, vaultAddr string, r *http.Request) ([]byte, int) {
+	t.Helper()
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	u, _ := url.Parse(vaultAddr)
+	out.URL.Scheme, out.URL.Host = u.Scheme, u.Host
+	resp, err := http.DefaultTransport.RoundTrip(out)
+	if err != nil {
+		t.Error(err)
+		return nil, http.StatusBadGateway
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return b, resp.StatusCode
 }
 
 func TestVaultAuthTokenInvalid(t *testing.T) {
@@ -311,6 +424,15 @@ func TestVaultAuthJWTAndGitHubActions(t *testing.T) {
 		}
 		t.Logf("message: %v", err)
 	})
+	t.Run("jwt over slow networks", func(t *testing.T) {
+		e.write(t, "auth/"+mount+"/role/slow", map[string]any{
+			"role_type": "jwt", "user_claim": "sub", "bound_audiences": []string{"jwkspub-vault"},
+			"bound_claims": map[string]any{"repository": "jwkspub/jwkspub"}, "token_policies": manyPolicies(f.allowPol), "token_ttl": "5m",
+		})
+		f.overSlowNetworks(t, func() *sources.VaultLogin {
+			return &sources.VaultLogin{Method: sources.AuthJWT, Mount: mount, Role: "slow", JWT: iss.sign(t, "jwkspub-vault", map[string]any{"repository": "jwkspub/jwkspub"})}
+		})
+	})
 }
 
 // TestVaultAuthKubernetes configures auth/kubernetes the way Vault's documentation allows
@@ -402,5 +524,56 @@ func TestVaultAuthKubernetes(t *testing.T) {
 			t.Fatalf("error = %v", err)
 		}
 		t.Logf("message: %v", err)
+	})
+	// Refusals by the mounted method: the message must not blame the mount alone, and its fix
+	// names what to check in the role.
+	for _, tc := range []struct {
+		name string
+		tok  func(t *testing.T) string
+	}{
+		{"a token the API server does not confirm", func(t *testing.T) string {
+			tok, err := jwt.NewBuilder().Issuer(issuer).Subject("system:serviceaccount:ci:jwkspub").Audience([]string{"vault"}).
+				IssuedAt(time.Now()).Expiration(time.Now().Add(10*time.Minute)).
+				Claim("kubernetes.io", map[string]any{"namespace": "ci", "serviceaccount": map[string]any{"name": "jwkspub", "uid": "uid-jwkspub"}}).Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := jwt.Sign(tok, jwt.WithKey(jwa.ES256, newJWTIssuer(t).key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(b)
+		}},
+		{"a token for another audience", func(t *testing.T) string {
+			tok, err := jwt.NewBuilder().Issuer(issuer).Subject("system:serviceaccount:ci:jwkspub").Audience([]string{"someone-else"}).
+				IssuedAt(time.Now()).Expiration(time.Now().Add(10*time.Minute)).
+				Claim("kubernetes.io", map[string]any{"namespace": "ci", "serviceaccount": map[string]any{"name": "jwkspub", "uid": "uid-jwkspub"}}).Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := jwt.Sign(tok, jwt.WithKey(jwa.ES256, iss.key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(b)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := tc.tok(t)
+			_, err := f.read(t, login("publisher", tok), tok)
+			if !errors.Is(err, sources.ErrVaultLogin) || !strings.Contains(err.Error(), "auth/"+mount+"/login") {
+				t.Fatalf("error = %v", err)
+			}
+			t.Logf("message: %v", err)
+			if strings.Contains(err.Error(), "is an auth method mounted there") || !strings.Contains(err.Error(), "bound_service_account_names") {
+				t.Errorf("a refusal by the mounted method is not explained by the role: %v", err)
+			}
+		})
+	}
+	t.Run("over slow networks", func(t *testing.T) {
+		e.write(t, "auth/"+mount+"/role/slow", map[string]any{
+			"bound_service_account_names": "jwkspub", "bound_service_account_namespaces": "ci", "token_policies": manyPolicies(f.allowPol), "audience": "vault", "token_ttl": "5m",
+		})
+		f.overSlowNetworks(t, func() *sources.VaultLogin { return login("slow", saToken(t, "jwkspub")) })
 	})
 }

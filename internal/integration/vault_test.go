@@ -268,6 +268,12 @@ func TestVaultTransitRotation(t *testing.T) {
 	if got := build("2"); strings.Join(got, " ") != "jwt-v2 jwt-v3" {
 		t.Fatalf("versions 2: %v", got)
 	}
+	// More versions than max_keys: the refusal points at the versions option.
+	set := &publish.SetConfig{Name: "prod", Policy: publish.Policy{MaxKeys: 2}, Sources: []publish.SourceConfig{{Spec: sources.Spec{Spec: spec}}}}
+	_, err := publish.Build(context.Background(), publish.BuildOptions{Set: set, Sources: []sources.Source{vaultSource(t, v, sources.Spec{Spec: spec})}})
+	if err == nil || !strings.Contains(err.Error(), "max-keys: 3 keys exceed the policy maximum of 2") || !strings.Contains(err.Error(), spec+" gives 3 versions: publish only the recent ones with `versions: N`") {
+		t.Fatalf("max_keys 2 with three versions: %v", err)
+	}
 	// Raising min_decryption_version removes a kid: Vault will no longer verify with it.
 	e.write(t, mount+"/keys/jwt/config", map[string]any{"min_decryption_version": 2})
 	if got := build("all"); strings.Join(got, " ") != "jwt-v2 jwt-v3" {
@@ -419,6 +425,29 @@ path "`+mount+`/team/other" { capabilities = ["read"] }`); err != nil {
 			if !errors.Is(err, sources.ErrVaultNotFound) {
 				t.Errorf("pinned missing version: %v", err)
 			}
+			// Deleted and destroyed versions: Vault answers 404 with the version's metadata,
+			// and the message says which and what to do, also for an optional source.
+			e.write(t, mount+"/delete/team/jwt", map[string]any{"versions": []int{2}})
+			e.write(t, mount+"/destroy/team/jwt", map[string]any{"versions": []int{1}})
+			for _, tc := range []struct {
+				spec     sources.Spec
+				contains []string
+			}{
+				{spec("pem"), []string{mount + "/team/jwt version 2 is deleted", "fix: undelete it (vault kv undelete -versions=2 " + mount + "/team/jwt)"}},
+				{sources.Spec{Spec: spec("pem").Spec, Optional: true}, []string{"version 2 is deleted"}},
+				{sources.Spec{Spec: "vault-kv:" + mount + "/team/jwt?version=1#pem"}, []string{mount + "/team/jwt version 1 is destroyed", "fix: write the key again"}},
+			} {
+				_, err := vaultSource(t, v, tc.spec).Keys(context.Background())
+				if !errors.Is(err, sources.ErrVaultNotFound) || strings.Contains(err.Error(), "does not exist") {
+					t.Errorf("%s: error = %v", tc.spec.Spec, err)
+					continue
+				}
+				for _, c := range tc.contains {
+					if !strings.Contains(err.Error(), c) {
+						t.Errorf("%s: error %v\nlacks %q", tc.spec.Spec, err, c)
+					}
+				}
+			}
 		})
 	}
 }
@@ -471,6 +500,12 @@ func TestVaultOIDC(t *testing.T) {
 	_, err = vaultSource(t, v, sources.Spec{Spec: "vault-oidc:provider/" + vaultName("none")}).Keys(context.Background())
 	if err == nil {
 		t.Error("a missing OIDC provider gave no error")
+	}
+	// The endpoint is unauthenticated: no token at all reads the same keys.
+	anon := vaultClient(t, e.addr, "")
+	anon.ClearToken()
+	if got := vaultKeys(t, vaultSource(t, &sources.Vault{Client: anon}, sources.Spec{Spec: "vault-oidc:"})); len(got) != len(keys) {
+		t.Errorf("without a token: %d keys, want %d", len(got), len(keys))
 	}
 }
 

@@ -1,0 +1,253 @@
+package publish
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jwkspub/jwkspub/sources"
+)
+
+// orderedKeys is rotKeys with each key's place in its source's order: the seed, as a Transit
+// version would be.
+func orderedKeys(t *testing.T, seeds ...byte) *Set {
+	t.Helper()
+	set := rotKeys(t, seeds...)
+	for i := range set.Keys {
+		fmt.Sscanf(set.Keys[i].KID, "k%d", &set.Keys[i].Order)
+	}
+	return set
+}
+
+// Versions first published together are ordered by their source: all but the newest are
+// superseded from that publication, so retiring the oldest later is not "no-successor".
+func TestNextStateSourceOrder(t *testing.T) {
+	at := func(s *State, kid string) string {
+		k := s.Key(kid)
+		if k == nil || k.Superseded == nil {
+			return "-"
+		}
+		return k.Superseded.Sub(t0).String()
+	}
+	tests := []struct {
+		name string
+		old  func() *State
+		set  *Set
+		now  time.Time
+		want map[string]string // kid → superseded, as an offset from t0
+	}{
+		{"three versions first published together", func() *State { return nil }, orderedKeys(t, 1, 2, 3), t0,
+			map[string]string{"k1": "0s", "k2": "0s", "k3": "-"}},
+		{"the order, not the kid, says which is newest", func() *State { return nil }, orderedKeys(t, 9, 10), t0,
+			map[string]string{"k9": "0s", "k10": "-"}},
+		{"a newer version later supersedes the newest only", func() *State { return NextState(nil, nil, orderedKeys(t, 1, 2), t0) },
+			orderedKeys(t, 1, 2, 3), t0.Add(time.Hour), map[string]string{"k1": "0s", "k2": "1h0m0s", "k3": "-"}},
+		{"an older version published again does not supersede the newest", func() *State { return NextState(nil, nil, orderedKeys(t, 3), t0) },
+			orderedKeys(t, 2, 3), t0.Add(time.Hour), map[string]string{"k2": "1h0m0s", "k3": "-"}},
+		{"a state written when versions had no order is put right", func() *State { return NextState(nil, nil, rotKeys(t, 1, 2, 3), t0) },
+			orderedKeys(t, 1, 2, 3), t0.Add(time.Hour), map[string]string{"k1": "0s", "k2": "0s", "k3": "-"}},
+		{"without an order: a key first published now supersedes the others", func() *State { return NextState(nil, nil, rotKeys(t, 1, 2), t0) },
+			rotKeys(t, 1, 2, 3), t0.Add(time.Hour), map[string]string{"k1": "1h0m0s", "k2": "1h0m0s", "k3": "-"}},
+		{"without an order: published together, none is superseded", func() *State { return nil }, rotKeys(t, 1, 2), t0,
+			map[string]string{"k1": "-", "k2": "-"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old := tt.old()
+			var live []LiveKey
+			if old != nil {
+				for _, k := range old.Keys {
+					live = append(live, LiveKey{KID: k.KID, Thumbprint: k.Thumbprint})
+				}
+			}
+			s := NextState(old, live, tt.set, tt.now)
+			for kid, want := range tt.want {
+				if got := at(s, kid); got != want {
+					t.Errorf("%s superseded at t0+%s, want %s", kid, got, want)
+				}
+			}
+		})
+	}
+}
+
+// The README's retirement procedure with three Transit versions first published together:
+// raising min_decryption_version drops v1, which the guard lets go once superseded + safe
+// delay + max_token_lifetime have passed, and status says to sign with v3.
+func TestRetireVersionPublishedTogether(t *testing.T) {
+	cfg := testSet("prod")
+	tg := fileTarget(t, t.TempDir())
+	if _, err := publishAt(t, tg, cfg, orderedKeys(t, 1, 2, 3), t0, GuardOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tl, err := ReadTimeline(context.Background(), tg, cfg, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl.SignWith != "k3" {
+		t.Errorf("sign with %q, want k3, the newest version", tl.SignWith)
+	}
+	_, err = publishAt(t, tg, cfg, orderedKeys(t, 2, 3), t0.Add(time.Hour), GuardOptions{})
+	var ge *GuardError
+	if !errors.As(err, &ge) || len(ge.Violations) != 1 || ge.Violations[0].Rule != RuleTooEarly {
+		t.Fatalf("early removal: %v, want removal-too-early", err)
+	}
+	if _, err := publishAt(t, tg, cfg, orderedKeys(t, 2, 3), t0.Add(24*time.Hour+time.Minute), GuardOptions{}); err != nil {
+		t.Fatalf("removal after the token lifetime: %v", err)
+	}
+}
+
+// Build ranks each source's keys by the source's own order, then position.
+func TestBuildSourceOrder(t *testing.T) {
+	pem := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("testdata", "keys", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	env := map[string]string{"JWT_PUBLIC_KEY": pem("p256.pub.pem"), "JWT_PREVIOUS_PUBLIC_KEY": pem("p384.pub.pem"), "JWT_NEXT_PUBLIC_KEY": pem("ed25519.pub.pem")}
+	opts := sources.Options{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	set := &SetConfig{Name: "prod", Sources: []SourceConfig{{Spec: sources.Spec{Spec: "env-prefix:JWT_"}}, {Spec: sources.Spec{Spec: "file:testdata/keys/rfc.jwks.json"}}}}
+	var srcs []sources.Source
+	for _, sc := range set.Sources {
+		s, err := sources.New(sc.Spec, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, s)
+	}
+	built, err := Build(context.Background(), BuildOptions{Set: set, Sources: srcs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	var fileOrders []int
+	for _, k := range built.Keys {
+		if k.Spec == "env-prefix:JWT_" {
+			got[k.Crv] = k.Order
+		} else {
+			fileOrders = append(fileOrders, k.Order)
+		}
+	}
+	if got["P-384"] != 1 || got["P-256"] != 2 || got["Ed25519"] != 3 {
+		t.Errorf("env-prefix orders %v, want previous 1, current 2, next 3", got)
+	}
+	for _, o := range fileOrders {
+		if o < 1 || o > len(fileOrders) {
+			t.Errorf("file orders %v, want positions from 1", fileOrders)
+		}
+	}
+}
+
+// Every source that gave no key is optional and down: diff and publish keep the live keys
+// (as they do when another source works); build, which reads no target, refuses.
+func TestBuildOnlyOptionalSourcesDown(t *testing.T) {
+	const vault = "vault-transit:transit/jwt"
+	v := deadVault(t)
+	set := &SetConfig{Name: "prod", Sources: []SourceConfig{{Spec: sources.Spec{Spec: vault, Optional: true}}},
+		Output: Output{CacheControl: "public, max-age=60"}, Rotation: Rotation{MaxTokenLifetime: Duration(24 * time.Hour)}}
+	s, err := sources.New(set.Sources[0].Spec, sources.Options{Vault: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(keepsLive bool) (*Set, error) {
+		return Build(context.Background(), BuildOptions{Set: set, Sources: []sources.Source{s}, KeepsLive: keepsLive, Logger: slog.New(slog.DiscardHandler)})
+	}
+	if _, err := build(false); err == nil || !strings.Contains(err.Error(), "empty-set") {
+		t.Errorf("build with nothing read: %v, want empty-set", err)
+	}
+	built, err := build(true)
+	if err != nil || len(built.Keys) != 0 || strings.Join(built.Unavailable, ",") != vault {
+		t.Fatalf("Build = %+v, %v; want no keys, %s unavailable", built, err, vault)
+	}
+
+	// Nothing live: the guard refuses the empty set.
+	dir := t.TempDir()
+	tg := fileTarget(t, dir)
+	doc := filepath.Join(dir, ".well-known", "jwks.json")
+	if _, err := publishAt(t, tg, set, built, t0, GuardOptions{}); err == nil || !strings.Contains(err.Error(), RuleEmptySet) {
+		t.Errorf("first publication with the only source down: %v, want empty-set", err)
+	}
+	// Live keys from that source: they stay, nothing changes.
+	live := twoSourceKeys(t, map[byte]string{1: vault, 2: vault})
+	if _, err := publishAt(t, tg, set, live, t0, GuardOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(doc)
+	p, err := publishAt(t, tg, set, built, t0.Add(time.Hour), GuardOptions{})
+	if err != nil {
+		t.Fatalf("publish with the only source down: %v", err)
+	}
+	if got := actions(p); got != "k1:keep k2:keep" || p.Changed() {
+		t.Errorf("plan %q (changed %v), want both kept and nothing written", got, p.Changed())
+	}
+	after, _ := os.ReadFile(doc)
+	if !bytes.Equal(before, after) {
+		t.Error("the live document changed")
+	}
+}
+
+// A failed Vault login stops every Vault source of the run; it is reported once, naming them.
+func TestBuildLoginFailureOnce(t *testing.T) {
+	v := deadVault(t)
+	v.Login = &sources.VaultLogin{Method: sources.AuthAppRole, RoleID: "r", SecretID: "secret-id"}
+	set := &SetConfig{Name: "prod", Sources: []SourceConfig{
+		{Spec: sources.Spec{Spec: "vault-transit:transit/a"}},
+		{Spec: sources.Spec{Spec: "vault-kv:secret/jwt#pem"}},
+		{Spec: sources.Spec{Spec: "file:testdata/keys/nope.pem"}},
+	}}
+	var srcs []sources.Source
+	for _, sc := range set.Sources {
+		s, err := sources.New(sc.Spec, sources.Options{Vault: v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, s)
+	}
+	_, err := Build(context.Background(), BuildOptions{Set: set, Sources: srcs})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	if n := strings.Count(msg, "vault unreachable: auth/approle/login"); n != 1 {
+		t.Errorf("the login failure appears %d times:\n%s", n, msg)
+	}
+	if !strings.Contains(msg, "vault-transit:transit/a, vault-kv:secret/jwt#pem: vault unreachable: auth/approle/login") || !strings.Contains(msg, "nope.pem") {
+		t.Errorf("error does not name both Vault sources once and the file's own error:\n%s", msg)
+	}
+}
+
+// A Transit key with many versions fills the set: the refusal points at its versions option.
+func TestMaxKeysNamesVersions(t *testing.T) {
+	keys := rotKeys(t, 1, 2, 3, 4).Keys
+	var in []sources.Key
+	for i, k := range keys {
+		in = append(in, sources.Key{Kty: k.Kty, Crv: k.Crv, X: k.X, Version: i + 1,
+			Origin: sources.Origin{Source: "vault-transit:transit/jwt", Location: fmt.Sprintf("version %d", i+1)}, Spec: "vault-transit:transit/jwt"})
+	}
+	_, err := Assemble(in, AssembleOptions{Policy: Policy{MaxKeys: 3}})
+	if err == nil || !strings.Contains(err.Error(), "max-keys") ||
+		!strings.Contains(err.Error(), "vault-transit:transit/jwt gives 4 versions: publish only the recent ones with `versions: N`") {
+		t.Errorf("Assemble = %v", err)
+	}
+	_, err = Assemble(rotKeys(t, 1, 2, 3, 4).keysAsInput(), AssembleOptions{Policy: Policy{MaxKeys: 3}})
+	if err == nil || strings.Contains(err.Error(), "versions:") {
+		t.Errorf("a file source's refusal mentions versions: %v", err)
+	}
+}
+
+// keysAsInput turns a set back into source keys.
+func (s *Set) keysAsInput() []sources.Key {
+	var out []sources.Key
+	for _, k := range s.Keys {
+		out = append(out, sources.Key{Kty: k.Kty, Crv: k.Crv, X: k.X, KID: k.KID, Origin: k.Origin, Spec: k.Spec})
+	}
+	return out
+}
