@@ -11,6 +11,7 @@ FUZZ_TARGETS += ./sources:FuzzParseKVSpec
 FUZZ_TARGETS += ./publish:FuzzWriteMetrics
 FUZZ_TARGETS += ./publish:FuzzCheckPublicOnly ./publish:FuzzVerify
 FUZZ_TARGETS += ./publish:FuzzUnescapeMetadata
+FUZZ_TARGETS += ./publish:FuzzCacheControl
 # Release builds leave out the Cloud Storage client's gRPC transport (xDS, Envoy protos): gs://
 # targets use its JSON API, and the gRPC modules cost 19 MB of binary and 12 MB of resident
 # memory at start-up (cloud.google.com/go/storage documents this tag).
