@@ -99,7 +99,8 @@ func dropRules(vs []Violation, rule string) []Violation {
 // never a partial file: a temporary file in the same directory, fsync, rename. A symbolic link
 // is written through to its target, and a path that is not a regular file (a device such as
 // /dev/null or /dev/stdout, a pipe) is written directly: renaming over it would replace the
-// link or the device itself.
+// link or the device itself. A named pipe must already have its reader: opening it is never
+// left waiting for one (see openDirect).
 func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
@@ -139,7 +140,7 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 
 // writeDirect writes to a device or pipe, which cannot be replaced atomically.
 func writeDirect(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := openDirect(path)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"sort"
 )
@@ -47,7 +48,11 @@ func (f *File) Keys(ctx context.Context) ([]Key, error) {
 		at := Origin{Source: "file:" + p}
 		data, err := readFile(p)
 		if err != nil {
-			errs = append(errs, &Error{Origin: at, Err: err, Fix: "check the file exists and is readable"})
+			fix := "check the file exists and is readable"
+			if errors.Is(err, errNotRegular) {
+				fix = "give a regular file: write the keys to one first, or pass them in an env: source"
+			}
+			errs = append(errs, &Error{Origin: at, Err: err, Fix: fix})
 			continue
 		}
 		ks, err := Parse(data, at, f.Opts)
@@ -60,8 +65,14 @@ func (f *File) Keys(ctx context.Context) ([]Key, error) {
 	return keys, errors.Join(errs...)
 }
 
-// readFile reads a whole key file of at most maxFileSize bytes. openFile is os.Open except on
-// Unix, where it avoids the poller registration os.Open attempts for every file (five wasted
+// errNotRegular is wrapped by the refusal of a path that is not a regular file.
+var errNotRegular = errors.New("not a regular file")
+
+// readFile reads a whole key file of at most maxFileSize bytes. Only a regular file is read
+// (files under /proc are regular too): a FIFO would block until some process opened it for
+// writing, deaf to the signal that should end jwkspub, and a device or socket is no key file.
+// openFile never waits (O_NONBLOCK on Unix), so the check comes before anything can block.
+// openFile also avoids the poller registration os.Open attempts for every file (five wasted
 // system calls per file, a quarter of the system time of a ten-thousand-file build).
 func readFile(p string) ([]byte, error) {
 	fh, err := openFile(p)
@@ -73,8 +84,8 @@ func readFile(p string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory", p)
+	if err := regular(p, st.Mode()); err != nil {
+		return nil, err
 	}
 	// Size the buffer from the file: one read fills it, a second sees the end.
 	size := min(max(st.Size(), 0), maxFileSize) + 1
@@ -99,4 +110,22 @@ func readFile(p string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", p, maxFileSize)
 	}
 	return data, nil
+}
+
+// regular refuses a path that is not a regular file, saying what it is.
+func regular(p string, m fs.FileMode) error {
+	what := "not a regular file (" + m.Type().String() + ")"
+	switch {
+	case m.IsRegular():
+		return nil
+	case m.IsDir():
+		return fmt.Errorf("%s is a directory", p)
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO): reading it would wait for a writer"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	case m&fs.ModeDevice != 0:
+		what = "a device"
+	}
+	return fmt.Errorf("%w: %s is %s", errNotRegular, p, what)
 }

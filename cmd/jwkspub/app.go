@@ -39,8 +39,13 @@ func run(ctx context.Context, args []string, e env) int {
 	app := newApp(e)
 	err := app.RunContext(ctx, args)
 	// Cleanups run even after an interrupt, briefly: a token left valid is worse than a
-	// second's delay.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	// second's delay. After an interrupt they get less, as the process is due to end within a
+	// second of the signal.
+	wait := 5 * time.Second
+	if ctx.Err() != nil {
+		wait = interruptedCleanup
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
 	for i := len(*e.atExit) - 1; i >= 0; i-- {
 		(*e.atExit)[i](cctx)
 	}
