@@ -7,7 +7,7 @@ CACHE     ?= $(HOME)/.cache/jwkspub
 FUZZTIME  ?= 10000x
 # Fuzz targets run briefly on every test run: package:FuzzName.
 FUZZ_TARGETS = ./sources:FuzzParsePEM ./sources:FuzzParseJWK ./sources:FuzzParseEnvValue ./publish:FuzzParseConfig ./publish:FuzzParseDockerfile ./publish:FuzzParseState ./publish:FuzzParseLive ./templates:FuzzRender
-FUZZ_TARGETS += ./sources:FuzzParseKVSpec
+FUZZ_TARGETS += ./sources:FuzzParseKVSpec ./sources:FuzzParseJWKStream
 FUZZ_TARGETS += ./publish:FuzzWriteMetrics
 FUZZ_TARGETS += ./publish:FuzzCheckPublicOnly ./publish:FuzzVerify
 FUZZ_TARGETS += ./publish:FuzzUnescapeMetadata
@@ -90,6 +90,7 @@ release-check:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	.ci/bench-build.sh
+	.ci/bench-input.sh
 	.ci/bench-nginx.sh
 
 clean:

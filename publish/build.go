@@ -79,8 +79,12 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 		return nil, fmt.Errorf("set %q: %w", o.Set.Name, errors.Join(errs...))
 	}
 	set.Unavailable = unavailable
-	for _, w := range set.Warnings {
+	// Warnings up to a bound: a set given ten thousand duplicate keys has a warning for each.
+	for _, w := range set.Warnings[:min(len(set.Warnings), sources.ListLimit)] {
 		log.Warn(w, "set", o.Set.Name)
+	}
+	if n := len(set.Warnings) - sources.ListLimit; n > 0 {
+		log.Warn(sources.MoreLine(n)+" warnings", "set", o.Set.Name)
 	}
 	return set, nil
 }

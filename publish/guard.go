@@ -76,11 +76,7 @@ type GuardError struct {
 }
 
 func (e *GuardError) Error() string {
-	lines := []string{fmt.Sprintf("refused by the rotation guard, nothing written: %d violation(s)", len(e.Violations))}
-	for _, v := range e.Violations {
-		lines = append(lines, "  "+v.String())
-	}
-	return strings.Join(lines, "\n")
+	return listed(fmt.Sprintf("refused by the rotation guard, nothing written: %d violation(s)", len(e.Violations)), e.Violations)
 }
 
 // Guard checks every plan against the rotation rules and returns a *GuardError listing every

@@ -39,7 +39,7 @@ func Parse(data []byte, origin Origin, opts Options) ([]Key, error) {
 	case bytes.Contains(trimmed, []byte("-----BEGIN ")):
 		return ParsePEM(trimmed, origin, opts)
 	case isSSHLine(trimmed):
-		return parseSSH(trimmed, origin)
+		return parseSSH(trimmed, origin, opts)
 	}
 	return nil, &Error{Origin: origin, Err: errors.New("unrecognised key format"),
 		Fix: "give a PEM public key, a certificate, a JWK, a JWK Set or an OpenSSH public key"}
@@ -51,10 +51,11 @@ func Parse(data []byte, origin Origin, opts Options) ([]Key, error) {
 func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
 	var (
 		keys []Key
-		errs []error
+		errs problems
 		prev *x509.Certificate // the last certificate read, to attach its issuers to its chain
 	)
 	rest := data
+	counted := opts.keyCount()
 	for n := 1; ; n++ {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
@@ -63,7 +64,11 @@ func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
 		}
 		at := origin
 		at.Location = joinLoc(origin.Location, fmt.Sprintf("block %d", n))
-		fail := func(err error, fix string) { errs = append(errs, &Error{Origin: at, Err: err, Fix: fix}) }
+		if err := counted.upTo(len(keys)+1, at); err != nil {
+			errs.add(err)
+			break // the rest is not read: it would not fit
+		}
+		fail := func(err error, fix string) { errs.add(&Error{Origin: at, Err: err, Fix: fix}) }
 
 		if len(block.Headers) > 0 && block.Headers["Proc-Type"] != "" {
 			fail(fmt.Errorf("encrypted PEM block %q", block.Type), "give the public key; jwkspub never decrypts keys")
@@ -144,10 +149,10 @@ func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
 			fail(fmt.Errorf("unsupported PEM block type %q", block.Type), "give a PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE block")
 		}
 	}
-	if len(keys) == 0 && len(errs) == 0 {
-		errs = append(errs, &Error{Origin: origin, Err: ErrNoKeys, Fix: "check the file holds complete PEM blocks"})
+	if len(keys) == 0 && len(errs.errs) == 0 {
+		errs.add(&Error{Origin: origin, Err: ErrNoKeys, Fix: "check the file holds complete PEM blocks"})
 	}
-	return keys, errors.Join(errs...)
+	return keys, errs.err()
 }
 
 func publicFromPrivatePEM(block *pem.Block) (crypto.PublicKey, error) {
@@ -221,10 +226,11 @@ func isSSHLine(b []byte) bool {
 
 // parseSSH reads OpenSSH public key lines (authorized_keys format; comments and blank lines
 // are skipped). Lines are numbered from 1 in Origin.Location.
-func parseSSH(data []byte, origin Origin) ([]Key, error) {
+func parseSSH(data []byte, origin Origin, opts Options) ([]Key, error) {
 	var (
-		keys []Key
-		errs []error
+		keys    []Key
+		errs    problems
+		counted = opts.keyCount()
 	)
 	for i, line := range bytes.Split(data, []byte("\n")) {
 		line = bytes.TrimSpace(line)
@@ -233,25 +239,29 @@ func parseSSH(data []byte, origin Origin) ([]Key, error) {
 		}
 		at := origin
 		at.Location = joinLoc(origin.Location, fmt.Sprintf("line %d", i+1))
+		if err := counted.upTo(len(keys)+1, at); err != nil {
+			errs.add(err)
+			break // the rest is not read: it would not fit
+		}
 		pk, _, _, _, err := ssh.ParseAuthorizedKey(line)
 		if err != nil {
-			errs = append(errs, &Error{Origin: at, Err: fmt.Errorf("parsing OpenSSH public key: %w", err), Fix: "give one ssh-rsa, ecdsa-sha2-nistp* or ssh-ed25519 key per line"})
+			errs.add(&Error{Origin: at, Err: fmt.Errorf("parsing OpenSSH public key: %w", err), Fix: "give one ssh-rsa, ecdsa-sha2-nistp* or ssh-ed25519 key per line"})
 			continue
 		}
 		cpk, ok := pk.(ssh.CryptoPublicKey)
 		if !ok || !sshSigningTypes[pk.Type()] {
-			errs = append(errs, &Error{Origin: at, Err: fmt.Errorf("unsupported OpenSSH key type %s", pk.Type()), Fix: "use ssh-rsa, ecdsa-sha2-nistp* or ssh-ed25519"})
+			errs.add(&Error{Origin: at, Err: fmt.Errorf("unsupported OpenSSH key type %s", pk.Type()), Fix: "use ssh-rsa, ecdsa-sha2-nistp* or ssh-ed25519"})
 			continue
 		}
 		k, err := fromCrypto(cpk.CryptoPublicKey())
 		if err != nil {
-			errs = append(errs, &Error{Origin: at, Err: err, Fix: "use ssh-rsa, ecdsa-sha2-nistp* or ssh-ed25519"})
+			errs.add(&Error{Origin: at, Err: err, Fix: "use ssh-rsa, ecdsa-sha2-nistp* or ssh-ed25519"})
 			continue
 		}
 		k.Origin = at
 		keys = append(keys, k)
 	}
-	return keys, errors.Join(errs...)
+	return keys, errs.err()
 }
 
 func joinLoc(a, b string) string {

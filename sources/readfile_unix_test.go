@@ -39,7 +39,7 @@ func TestReadFileRefusesFIFO(t *testing.T) {
 		}
 		t.Fatal("reading a FIFO key file blocked")
 	}
-	if _, err := readFile("/dev/null"); !errors.Is(err, errNotRegular) || !strings.Contains(err.Error(), "is a device") {
+	if _, err := readFile("/dev/null", NewBudget(0)); !errors.Is(err, errNotRegular) || !strings.Contains(err.Error(), "is a device") {
 		t.Errorf("readFile(/dev/null) = %v", err)
 	}
 }
