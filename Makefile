@@ -7,10 +7,11 @@ CACHE     ?= $(HOME)/.cache/jwkspub
 FUZZTIME  ?= 10000x
 # Fuzz targets run briefly on every test run: package:FuzzName.
 FUZZ_TARGETS = ./sources:FuzzParsePEM ./sources:FuzzParseJWK ./sources:FuzzParseEnvValue ./publish:FuzzParseConfig ./publish:FuzzParseDockerfile ./publish:FuzzParseState ./publish:FuzzParseLive ./templates:FuzzRender
-FUZZ_TARGETS += ./sources:FuzzParseKVSpec
+FUZZ_TARGETS += ./sources:FuzzParseKVSpec ./sources:FuzzParseJWKStream
 FUZZ_TARGETS += ./publish:FuzzWriteMetrics
 FUZZ_TARGETS += ./publish:FuzzCheckPublicOnly ./publish:FuzzVerify
-FUZZ_TARGETS += ./publish:FuzzUnescapeMetadata
+FUZZ_TARGETS += ./publish:FuzzUnescapeMetadata ./sources:FuzzParse
+FUZZ_TARGETS += ./publish:FuzzCacheControl
 # Release builds leave out the Cloud Storage client's gRPC transport (xDS, Envoy protos): gs://
 # targets use its JSON API, and the gRPC modules cost 19 MB of binary and 12 MB of resident
 # memory at start-up (cloud.google.com/go/storage documents this tag).
@@ -89,6 +90,7 @@ release-check:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	.ci/bench-build.sh
+	.ci/bench-input.sh
 	.ci/bench-nginx.sh
 
 clean:

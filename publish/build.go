@@ -118,8 +118,12 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 		return nil, fmt.Errorf("set %q: %w", o.Set.Name, errors.Join(errs...))
 	}
 	set.Unavailable = unavailable
-	for _, w := range set.Warnings {
+	// Warnings up to a bound: a set given ten thousand duplicate keys has a warning for each.
+	for _, w := range set.Warnings[:min(len(set.Warnings), sources.ListLimit)] {
 		log.Warn(w, "set", o.Set.Name)
+	}
+	if n := len(set.Warnings) - sources.ListLimit; n > 0 {
+		log.Warn(sources.MoreLine(n)+" warnings", "set", o.Set.Name)
 	}
 	return set, nil
 }
@@ -180,7 +184,8 @@ func dropRules(vs []Violation, rule string) []Violation {
 // never a partial file: a temporary file in the same directory, fsync, rename. A symbolic link
 // is written through to its target, and a path that is not a regular file (a device such as
 // /dev/null or /dev/stdout, a pipe) is written directly: renaming over it would replace the
-// link or the device itself.
+// link or the device itself. A named pipe must already have its reader: opening it is never
+// left waiting for one (see openDirect).
 func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
@@ -220,7 +225,7 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 
 // writeDirect writes to a device or pipe, which cannot be replaced atomically.
 func writeDirect(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := openDirect(path)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}

@@ -3,11 +3,13 @@
 package publish
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestWriteFileAtomicSpecialPaths: renaming a temporary file over a symlink, a device or a
@@ -36,19 +38,35 @@ func TestWriteFileAtomicSpecialPaths(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Skipf("no FIFOs here: %v", err)
 	}
-	got := make(chan string, 1)
-	go func() {
-		b, _ := os.ReadFile(fifo)
-		got <- string(b)
-	}()
+	// Without a reader, opening the pipe for writing would block in a system call no signal
+	// handler can end: it is refused at once, and the pipe stays.
+	done := make(chan error, 1)
+	go func() { done <- WriteFileAtomic(fifo, []byte("nobody reads"), 0o644) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "named pipe (FIFO) that no process is reading: start its reader first") {
+			t.Errorf("writing a pipe nobody reads: %v", err)
+		}
+	case <-time.After(30 * time.Second): // a deadline for the failure, not a speed claim
+		if r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+			defer r.Close() // lets the blocked writer return
+		}
+		t.Fatal("writing a pipe nobody reads blocked")
+	}
+	// With its reader, the pipe is written through.
+	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0) // the reader, already there
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
 	if err := WriteFileAtomic(fifo, []byte("through the pipe"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		t.Fatalf("the pipe was replaced: %v %v", fi, err) // its reader would wait forever
 	}
-	if s := <-got; s != "through the pipe" {
-		t.Errorf("reader got %q", s)
+	if b, err := io.ReadAll(r); string(b) != "through the pipe" {
+		t.Errorf("reader got %q, %v", b, err)
 	}
 	if err := WriteFileAtomic(dir, []byte("x"), 0o644); err == nil || !strings.Contains(err.Error(), "directory") {
 		t.Errorf("writing over a directory: %v", err)

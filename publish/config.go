@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"path"
 	"regexp"
@@ -88,12 +89,16 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// ParseDuration parses a Go duration or a whole number of days ("90d").
+// ParseDuration parses a Go duration or a whole number of days ("90d"). A value too large for
+// a time.Duration (about 292 years) is an error, never a wrapped-around one.
 func ParseDuration(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
+		n, err := strconv.ParseInt(days, 10, 64)
 		if err != nil || n < 0 {
 			return 0, fmt.Errorf("bad duration %q (use 24h, 90m or 7d)", s)
+		}
+		if n > int64(math.MaxInt64/(24*time.Hour)) {
+			return 0, fmt.Errorf("duration %q is out of range", s)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
@@ -102,6 +107,35 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("bad duration %q (use 24h, 90m or 7d)", s)
 	}
 	return v, nil
+}
+
+// UnmarshalYAML reads the rotation settings, naming the field in a duration that does not
+// parse (Duration alone only knows its line).
+func (r *Rotation) UnmarshalYAML(n *yaml.Node) error {
+	var m struct {
+		MaxTokenLifetime yaml.Node `yaml:"max_token_lifetime"`
+		CDNTTL           yaml.Node `yaml:"cdn_ttl"`
+		MaxRemoved       *int      `yaml:"max_removed"`
+	}
+	if err := strictDecode(n, &m, "max_token_lifetime", "cdn_ttl", "max_removed"); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		node *yaml.Node
+		dst  *Duration
+	}{{"max_token_lifetime", &m.MaxTokenLifetime, &r.MaxTokenLifetime}, {"cdn_ttl", &m.CDNTTL, &r.CDNTTL}} {
+		if f.node.Kind == 0 || f.node.ShortTag() == "!!null" { // absent or empty: unset
+			continue
+		}
+		v, err := ParseDuration(f.node.Value)
+		if err != nil {
+			return fmt.Errorf("line %d: rotation.%s: %w (at most %s)", f.node.Line, f.name, err, formatDays(MaxRotationDuration))
+		}
+		*f.dst = Duration(v)
+	}
+	r.MaxRemoved = m.MaxRemoved
+	return nil
 }
 
 // UnmarshalYAML accepts "file:keys/*.pem" or {spec: ..., alg: ..., kid: ..., optional: ...}.
@@ -276,6 +310,7 @@ func (s *SetConfig) validate() []string {
 	default:
 		add("output.content_type %q: use application/json or application/jwk-set+json", s.Output.ContentType)
 	}
+	errs = append(errs, checkRotationBounds(s.Rotation)...)
 	if s.Rotation.MaxRemoved != nil && *s.Rotation.MaxRemoved < 0 {
 		add("rotation.max_removed %d is negative", *s.Rotation.MaxRemoved)
 	}
@@ -403,8 +438,11 @@ func ValidateCacheControl(v string) error {
 				return fmt.Errorf("%q takes no value", name)
 			}
 		case "max-age", "s-maxage", "stale-while-revalidate", "stale-if-error":
-			if n, err := strconv.Atoi(val); !hasVal || err != nil || n < 0 {
+			if !hasVal || val == "" || strings.Trim(val, "0123456789") != "" {
 				return fmt.Errorf("%q needs a number of seconds", name)
+			}
+			if n, err := strconv.ParseInt(val, 10, 64); err != nil || n > MaxCacheSeconds {
+				return fmt.Errorf("%s is more than the bound of %d seconds (%s)", d, MaxCacheSeconds, formatDays(MaxCacheSeconds*time.Second))
 			}
 		default:
 			return fmt.Errorf("directive %q is not allowed for a public JWKS (use public, max-age, s-maxage, stale-while-revalidate, stale-if-error, must-revalidate, no-transform)", d)
@@ -413,15 +451,10 @@ func ValidateCacheControl(v string) error {
 	return nil
 }
 
-// MaxAge returns the max-age of a Cache-Control value, 0 when absent.
+// MaxAge returns the max-age of a Cache-Control value, 0 when absent; a value too large to
+// represent counts as 2^31 seconds (RFC 9111 §1.2.2).
 func MaxAge(cacheControl string) time.Duration {
-	for _, d := range strings.Split(cacheControl, ",") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(d), "max-age="); ok {
-			n, _ := strconv.Atoi(v)
-			return time.Duration(n) * time.Second
-		}
-	}
-	return 0
+	return parseCacheLifetimes(cacheControl).maxAge
 }
 
 // Set returns the named set.

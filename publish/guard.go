@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -23,23 +22,13 @@ const (
 
 // SafeDelay is how long after a document is written every verifier may still hold the
 // previous one: the longer of max-age and s-maxage, plus stale-while-revalidate, plus the
-// configured cdn_ttl. A key is safe to sign with once it has been published this long.
+// configured cdn_ttl. A key is safe to sign with once it has been published this long. The
+// Cache-Control value may be a live document's, written by anyone: a value too large to
+// represent counts as 2^31 seconds (RFC 9111 §1.2.2) and the sum saturates, so a huge value
+// gives a long delay, never a short or negative one.
 func SafeDelay(r Rotation, cacheControl string) time.Duration {
-	var age, swr time.Duration
-	for _, d := range strings.Split(cacheControl, ",") {
-		name, val, _ := strings.Cut(strings.TrimSpace(d), "=")
-		n, err := strconv.Atoi(val)
-		if err != nil || n < 0 {
-			continue
-		}
-		switch name {
-		case "max-age", "s-maxage":
-			age = max(age, time.Duration(n)*time.Second)
-		case "stale-while-revalidate":
-			swr = time.Duration(n) * time.Second
-		}
-	}
-	return age + swr + time.Duration(r.CDNTTL)
+	l := parseCacheLifetimes(cacheControl)
+	return addDelays(max(l.maxAge, l.sMaxAge), l.staleWhileRevalidate, time.Duration(r.CDNTTL))
 }
 
 // maxRemoved is the configured max_removed, 1 when unset.
@@ -87,11 +76,7 @@ type GuardError struct {
 }
 
 func (e *GuardError) Error() string {
-	lines := []string{fmt.Sprintf("refused by the rotation guard, nothing written: %d violation(s)", len(e.Violations))}
-	for _, v := range e.Violations {
-		lines = append(lines, "  "+v.String())
-	}
-	return strings.Join(lines, "\n")
+	return listed(fmt.Sprintf("refused by the rotation guard, nothing written: %d violation(s)", len(e.Violations)), e.Violations)
 }
 
 // Guard checks every plan against the rotation rules and returns a *GuardError listing every
@@ -192,14 +177,14 @@ func checkPlan(p *Plan, allow []string) []GuardViolation {
 		mtl := time.Duration(p.rotation.MaxTokenLifetime)
 		sk := p.oldState.Key(kid)
 		switch {
-		case mtl == 0:
+		case mtl <= 0:
 			add(kid, RuleNoLifetime, "removal needs rotation.max_token_lifetime to know when tokens signed by the key have expired",
 				"set rotation.max_token_lifetime, or pass --allow-removal "+kid+" once no valid token is signed by it")
 		case sk == nil || sk.Superseded == nil:
 			add(kid, RuleNoSuccessor, "no newer key from the same source was ever published, so nothing shows signers stopped using it",
 				"publish its successor first and wait, or pass --allow-removal "+kid+" if it signs nothing")
 		default:
-			from := sk.Superseded.Add(p.safeDelay + mtl)
+			from := sk.Superseded.Add(addDelays(p.safeDelay, mtl))
 			if p.now.Before(from) {
 				add(kid, RuleTooEarly, fmt.Sprintf("removable from %s (superseded %s + safe delay %s + max_token_lifetime %s); it is %s",
 					from.UTC().Format(time.RFC3339), sk.Superseded.UTC().Format(time.RFC3339), p.safeDelay, mtl, p.now.UTC().Format(time.RFC3339)),

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"gocloud.dev/blob"
@@ -180,6 +181,9 @@ func (t *Target) read(ctx context.Context, key string) (*Object, error) {
 	if t.store() != "" {
 		return t.readNative(ctx, key)
 	}
+	if err := t.checkFileKey(key); err != nil {
+		return nil, err
+	}
 	attrs, err := t.Bucket.Attributes(ctx, key)
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return nil, nil
@@ -240,6 +244,9 @@ func (t *Target) write(ctx context.Context, key string, o *Object, prev revision
 	opts.Metadata[MetaSHA256] = o.SHA256()
 	if t.store() != "" {
 		return t.writeNative(ctx, key, o, opts, prev)
+	}
+	if err := t.checkFileKey(key); err != nil {
+		return err
 	}
 	// A directory has no entity tags; it can at least refuse to replace a document that
 	// appeared after it was read as absent.
@@ -312,4 +319,40 @@ func (t *Target) verify(ctx context.Context, key string, o *Object) error {
 			t.Raw, key, got.CacheControl, got.ContentType, got.Metadata[MetaSHA256], o.CacheControl, o.ContentType, o.SHA256())
 	}
 	return nil
+}
+
+// checkFileKey refuses an object of a file target that is not a regular file, before fileblob
+// touches it: it would open a FIFO (or its .attrs sidecar) for reading and block until some
+// process wrote to it, deaf to the context, and its write would rename a file over a device or
+// socket. A path that cannot be examined is left to fileblob, which reports it.
+func (t *Target) checkFileKey(key string) error {
+	if t.Scheme != "file" {
+		return nil
+	}
+	u, err := url.Parse(t.BucketURL)
+	if err != nil {
+		return nil
+	}
+	p := filepath.Join(filepath.FromSlash(u.Path), filepath.FromSlash(key))
+	for _, name := range []string{p, p + ".attrs"} {
+		st, err := os.Stat(name)
+		if err != nil || st.Mode().IsRegular() || st.IsDir() {
+			continue // a directory in the way is reported by the write itself
+		}
+		return fmt.Errorf("target %s: %s is %s, not a regular file (fix: remove it; a file target holds only the regular files jwkspub writes)", t.Raw, name, fileKind(st.Mode()))
+	}
+	return nil
+}
+
+// fileKind names what a non-regular file is, for messages.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "a " + m.Type().String() + " file"
 }

@@ -59,7 +59,7 @@ func TimelineOf(set *SetConfig, target string, st *State, live []LiveKey, cacheC
 			kt := KeyTimeline{KID: k.KID, Source: k.Source, Live: isLive[k.KID], FirstPublished: k.FirstPublished.UTC(),
 				SafeFrom: k.FirstPublished.Add(delay).UTC(), Superseded: utcPtr(k.Superseded), Retired: utcPtr(k.Retired)}
 			if k.Superseded != nil && mtl > 0 {
-				r := k.Superseded.Add(delay + mtl).UTC()
+				r := k.Superseded.Add(addDelays(delay, mtl)).UTC()
 				kt.RemovableFrom = &r
 			}
 			tl.Keys = append(tl.Keys, kt)

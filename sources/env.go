@@ -29,6 +29,9 @@ func (e *Env) Keys(ctx context.Context) ([]Key, error) {
 		}
 		return nil, &Error{Origin: origin, Err: fmt.Errorf("%s is not set", e.Var), Fix: "set it to a PEM public key, base64 of one, a JWK or a JWK Set, or mark the source optional"}
 	}
+	if err := e.Opts.charge(origin, len(v)); err != nil {
+		return nil, err
+	}
 	keys, err := ParseEnvValue(v, origin, e.Opts)
 	e.Defaults.apply(keys)
 	return keys, err
@@ -50,7 +53,7 @@ func ParseEnvValue(v string, origin Origin, opts Options) ([]Key, error) {
 		return ParsePEM(data, origin, opts)
 	}
 	if isSSH(raw) {
-		return parseSSH(raw, origin)
+		return parseSSH(raw, origin, opts)
 	}
 	// base64 of PEM (or of JSON): CI secret stores often hold multi-line values this way.
 	compact := strings.Join(strings.Fields(string(data)), "")

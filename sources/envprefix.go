@@ -58,6 +58,10 @@ func (e *EnvPrefix) Keys(ctx context.Context) ([]Key, error) {
 		if !ok || v == "" {
 			continue
 		}
+		if err := e.Opts.charge(origin, len(v)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		ks, err := ParseEnvValue(v, origin, e.Opts)
 		if err != nil {
 			errs = append(errs, err)

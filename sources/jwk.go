@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -20,45 +21,132 @@ func IsPrivateMember(name string) bool { return slices.Contains(privateMembers, 
 // ParseJWK reads a JWK or a JWK Set ({"keys": [...]}) from data. Keys of a set are numbered
 // from 1 in Origin.Location ("key 1" is the first), like every position jwkspub names.
 func ParseJWK(data []byte, origin Origin, opts Options) ([]Key, error) {
+	data = trimBOM(data)
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '{' && json.Valid(data) {
+		return parseJWKObject(data, origin, opts)
+	}
+	// Not a well-formed JSON object: let the decoder say what is wrong (or, for null, read
+	// it as the empty JWK it decodes to).
 	var top map[string]json.RawMessage
-	if err := json.Unmarshal(trimBOM(data), &top); err != nil {
+	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, &Error{Origin: origin, Err: fmt.Errorf("parsing JSON: %w", err), Fix: "give a JWK object or a JWK Set {\"keys\": [...]}"}
 	}
-	rawKeys, isSet := top["keys"]
-	if !isSet {
-		k, err := parseOneJWK(top, origin, opts)
-		if err != nil {
-			return nil, err
-		}
-		return []Key{k}, nil
+	return parseSingleJWK(top, origin, opts)
+}
+
+// parseSingleJWK reads a JWK that is not in a set, counting it against the budget like any.
+func parseSingleJWK(m map[string]json.RawMessage, origin Origin, opts Options) ([]Key, error) {
+	if err := opts.keyCount().upTo(1, origin); err != nil {
+		return nil, err
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(rawKeys, &elems); err != nil {
-		return nil, &Error{Origin: origin, Err: errors.New(`"keys" is not an array`), Fix: "give a JWK Set {\"keys\": [...]}"}
+	k, err := parseOneJWK(m, origin, opts)
+	if err != nil {
+		return nil, err
+	}
+	return []Key{k}, nil
+}
+
+// parseJWKObject reads a well-formed JSON object, member by member, and the elements of a set's
+// "keys" one at a time: decoding the whole document into a map first copied the array, and
+// the array into a slice copied every element again, so a large set was held three times over.
+func parseJWKObject(data []byte, origin Origin, opts Options) ([]Key, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	// data is valid JSON, so the decoder cannot fail here; the errors are checked regardless.
+	fail := func(err error) ([]Key, error) {
+		return nil, &Error{Origin: origin, Err: fmt.Errorf("parsing JSON: %w", err), Fix: "give a JWK object or a JWK Set {\"keys\": [...]}"}
+	}
+	if _, err := dec.Token(); err != nil { // the opening brace
+		return fail(err)
 	}
 	var (
-		keys []Key
-		errs []error
+		top             = map[string]json.RawMessage{}
+		isSet, notArray bool
+		keys            []Key
+		errs            problems
 	)
-	for i, raw := range elems {
-		at := origin
-		at.Location = joinLoc(origin.Location, fmt.Sprintf("key %d", i+1))
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-			errs = append(errs, &Error{Origin: at, Err: errors.New("not a JSON object"), Fix: "every element of \"keys\" must be a JWK object"})
-			continue
-		}
-		k, err := parseOneJWK(m, at, opts)
+	for dec.More() {
+		tok, err := dec.Token()
 		if err != nil {
-			errs = append(errs, err)
+			return fail(err)
+		}
+		name, _ := tok.(string)
+		if name != "keys" {
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				return fail(err)
+			}
+			top[name] = v
 			continue
 		}
-		keys = append(keys, k)
+		// A repeated "keys" counts as its last occurrence, as a decoded map would have it.
+		isSet, notArray, keys, errs = true, false, nil, problems{}
+		tok, err = dec.Token()
+		if err != nil {
+			return fail(err)
+		}
+		if tok == nil {
+			continue // "keys": null is an empty set
+		}
+		if d, ok := tok.(json.Delim); !ok || d != '[' {
+			notArray = true
+			if ok {
+				if err := skipValue(dec); err != nil {
+					return fail(err)
+				}
+			}
+			continue
+		}
+		counted := opts.keyCount()
+		for i := 0; dec.More(); i++ {
+			at := origin
+			at.Location = joinLoc(origin.Location, "key "+strconv.Itoa(i+1))
+			if err := counted.upTo(len(keys)+1, at); err != nil {
+				errs.add(err)
+				return keys, errs.err() // the rest is not read: it would not fit
+			}
+			var m map[string]json.RawMessage
+			if err := dec.Decode(&m); err != nil || m == nil {
+				errs.add(&Error{Origin: at, Err: errors.New("not a JSON object"), Fix: "every element of \"keys\" must be a JWK object"})
+				continue
+			}
+			k, err := parseOneJWK(m, at, opts)
+			if err != nil {
+				errs.add(err)
+				continue
+			}
+			keys = append(keys, k)
+		}
+		if _, err := dec.Token(); err != nil { // the closing bracket
+			return fail(err)
+		}
 	}
-	if len(keys) == 0 && len(errs) == 0 {
-		errs = append(errs, &Error{Origin: origin, Err: ErrNoKeys, Fix: "the JWK Set has no keys; add at least one"})
+	if notArray {
+		return nil, &Error{Origin: origin, Err: errors.New(`"keys" is not an array`), Fix: "give a JWK Set {\"keys\": [...]}"}
 	}
-	return keys, errors.Join(errs...)
+	if !isSet {
+		return parseSingleJWK(top, origin, opts)
+	}
+	if len(keys) == 0 && len(errs.errs) == 0 {
+		errs.add(&Error{Origin: origin, Err: ErrNoKeys, Fix: "the JWK Set has no keys; add at least one"})
+	}
+	return keys, errs.err()
+}
+
+// skipValue reads the rest of an object or array whose opening delimiter was just read.
+func skipValue(dec *json.Decoder) error {
+	for depth := 1; depth > 0; {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+	return nil
 }
 
 func parseOneJWK(m map[string]json.RawMessage, at Origin, opts Options) (Key, error) {

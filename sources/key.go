@@ -123,6 +123,9 @@ type Options struct {
 	// Vault is the connection vault-* sources read through; nil when no Vault is configured
 	// (then a vault-* spec is an error naming VAULT_ADDR).
 	Vault *Vault
+	// Budget bounds the bytes of key input read across every source sharing it. nil bounds
+	// each input alone by DefaultMaxInputBytes.
+	Budget *Budget
 }
 
 func (o Options) logger() *slog.Logger {

@@ -42,7 +42,7 @@ func Parse(data []byte, origin Origin, opts Options) ([]Key, error) {
 	case bytes.Contains(trimmed, []byte("-----BEGIN ")):
 		return ParsePEM(trimmed, origin, opts)
 	case isSSH(data):
-		return parseSSH(data, origin)
+		return parseSSH(data, origin, opts)
 	}
 	return nil, &Error{Origin: origin, Err: errors.New("unrecognised key format"),
 		Fix: "give a PEM public key, a certificate, a JWK, a JWK Set or an OpenSSH public key"}
@@ -64,10 +64,11 @@ func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
 	}
 	var (
 		keys  []found
-		errs  []error
+		errs  problems
 		certs []pemCert
 	)
 	rest := trimBOM(data)
+	counted := opts.keyCount()
 	for n := 1; ; n++ {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
@@ -76,8 +77,12 @@ func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
 		}
 		at := origin
 		at.Location = joinLoc(origin.Location, fmt.Sprintf("block %d", n))
+		if err := counted.upTo(len(keys)+len(certs)+1, at); err != nil {
+			errs.add(err)
+			break // the rest is not read: it would not fit
+		}
 		fail := func(err error, fix string) {
-			errs = append(errs, &Error{Origin: at, Err: err, Fix: fixOf(err, fix)})
+			errs.add(&Error{Origin: at, Err: err, Fix: fixOf(err, fix)})
 		}
 		add := func(pub any) {
 			k, err := fromCrypto(pub)
@@ -148,7 +153,9 @@ func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
 	}
 
 	groups := groupCerts(certs)
-	errs = append(errs, groups.errs...)
+	for _, err := range groups.errs {
+		errs.add(err)
+	}
 	for _, i := range groups.spare {
 		opts.logger().Warn("certificate is in no leaf's chain (another path to a root); left out of x5c", "origin", certs[i].at.String(), "subject", certs[i].cert.Subject.String())
 	}
@@ -156,7 +163,7 @@ func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
 		leaf := certs[chain[0]]
 		k, err := fromCrypto(leaf.cert.PublicKey)
 		if err != nil {
-			errs = append(errs, &Error{Origin: leaf.at, Err: fmt.Errorf("certificate key: %w", err), Fix: "use a certificate for an RSA, EC or Ed25519 key"})
+			errs.add(&Error{Origin: leaf.at, Err: fmt.Errorf("certificate key: %w", err), Fix: "use a certificate for an RSA, EC or Ed25519 key"})
 			continue
 		}
 		k.Origin = leaf.at
@@ -171,10 +178,10 @@ func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
 	for i, f := range keys {
 		out[i] = f.key
 	}
-	if len(out) == 0 && len(errs) == 0 {
-		errs = append(errs, &Error{Origin: origin, Err: ErrNoKeys, Fix: "check the file holds complete PEM blocks"})
+	if len(out) == 0 && len(errs.errs) == 0 {
+		errs.add(&Error{Origin: origin, Err: ErrNoKeys, Fix: "check the file holds complete PEM blocks"})
 	}
-	return out, errors.Join(errs...)
+	return out, errs.err()
 }
 
 func publicFromPrivatePEM(block *pem.Block) (crypto.PublicKey, error) {
@@ -268,10 +275,11 @@ func isSSH(data []byte) bool {
 // parseSSH reads OpenSSH public key lines (authorized_keys format; comments and blank lines
 // are skipped). Lines are numbered from 1 in Origin.Location, as editors number them: data must
 // be the whole input, leading blank lines included.
-func parseSSH(data []byte, origin Origin) ([]Key, error) {
+func parseSSH(data []byte, origin Origin, opts Options) ([]Key, error) {
 	var (
-		keys []Key
-		errs []error
+		keys    []Key
+		errs    problems
+		counted = opts.keyCount()
 	)
 	for i, line := range bytes.Split(data, []byte("\n")) {
 		line = bytes.TrimSpace(line)
@@ -280,25 +288,29 @@ func parseSSH(data []byte, origin Origin) ([]Key, error) {
 		}
 		at := origin
 		at.Location = joinLoc(origin.Location, fmt.Sprintf("line %d", i+1))
+		if err := counted.upTo(len(keys)+1, at); err != nil {
+			errs.add(err)
+			break // the rest is not read: it would not fit
+		}
 		pk, _, _, _, err := ssh.ParseAuthorizedKey(line)
 		if err != nil {
-			errs = append(errs, &Error{Origin: at, Err: fmt.Errorf("parsing OpenSSH public key: %w", err), Fix: "give one ssh-rsa, ecdsa-sha2-nistp* or ssh-ed25519 key per line"})
+			errs.add(&Error{Origin: at, Err: fmt.Errorf("parsing OpenSSH public key: %w", err), Fix: "give one ssh-rsa, ecdsa-sha2-nistp* or ssh-ed25519 key per line"})
 			continue
 		}
 		cpk, ok := pk.(ssh.CryptoPublicKey)
 		if !ok || !sshSigningTypes[pk.Type()] {
-			errs = append(errs, &Error{Origin: at, Err: fmt.Errorf("unsupported OpenSSH key type %s", pk.Type()), Fix: "use ssh-rsa, ecdsa-sha2-nistp* or ssh-ed25519"})
+			errs.add(&Error{Origin: at, Err: fmt.Errorf("unsupported OpenSSH key type %s", pk.Type()), Fix: "use ssh-rsa, ecdsa-sha2-nistp* or ssh-ed25519"})
 			continue
 		}
 		k, err := fromCrypto(cpk.CryptoPublicKey())
 		if err != nil {
-			errs = append(errs, &Error{Origin: at, Err: err, Fix: "use ssh-rsa, ecdsa-sha2-nistp* or ssh-ed25519"})
+			errs.add(&Error{Origin: at, Err: err, Fix: "use ssh-rsa, ecdsa-sha2-nistp* or ssh-ed25519"})
 			continue
 		}
 		k.Origin = at
 		keys = append(keys, k)
 	}
-	return keys, errors.Join(errs...)
+	return keys, errs.err()
 }
 
 func joinLoc(a, b string) string {

@@ -151,6 +151,10 @@ func (t *Transit) Keys(ctx context.Context) ([]Key, error) {
 			errs = append(errs, &Error{Origin: at, Err: fmt.Errorf("%w: version %d has no public_key", ErrVaultResponse, ver), Fix: "check the key type supports signing"})
 			continue
 		}
+		if err := t.Opts.charge(at, len(kv.PublicKey)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		k, err := transitPublic(kty, kv.PublicKey, at)
 		if err != nil {
 			errs = append(errs, err)
@@ -357,12 +361,18 @@ func (k *KV) Keys(ctx context.Context) ([]Key, error) {
 	var keys []Key
 	switch x := val.(type) {
 	case string:
+		if err := k.Opts.charge(at, len(x)); err != nil {
+			return nil, err
+		}
 		keys, err = ParseEnvValue(x, at, k.Opts)
 	default:
 		// A JWK or JWK Set stored as a JSON object rather than a string.
 		b, merr := json.Marshal(x)
 		if merr != nil {
 			return fail(fmt.Errorf("field %q is neither a string nor JSON", k.Field), "store a PEM, a certificate, a JWK or a JWK Set")
+		}
+		if err := k.Opts.charge(at, len(b)); err != nil {
+			return nil, err
 		}
 		keys, err = ParseJWK(b, at, k.Opts)
 	}
@@ -430,6 +440,9 @@ func (o *OIDC) Keys(ctx context.Context) ([]Key, error) {
 			return nil, nil
 		}
 		return fail(err)
+	}
+	if err := o.Opts.charge(origin, len(body)); err != nil {
+		return nil, err
 	}
 	keys, err := ParseJWK(body, origin, o.Opts)
 	if len(keys) == 0 && err != nil && errors.Is(err, ErrNoKeys) {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,8 +41,13 @@ func run(ctx context.Context, args []string, e env) int {
 	app := newApp(e)
 	err := app.RunContext(ctx, args)
 	// Cleanups run even after an interrupt, briefly: a token left valid is worse than a
-	// second's delay.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	// second's delay. After an interrupt they get less, as the process is due to end within a
+	// second of the signal.
+	wait := 5 * time.Second
+	if ctx.Err() != nil {
+		wait = interruptedCleanup
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
 	for i := len(*e.atExit) - 1; i >= 0; i-- {
 		(*e.atExit)[i](cctx)
 	}
@@ -117,10 +124,16 @@ func commonFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "source", Usage: "source `SPEC` for the one-set case without a config file (repeatable)", EnvVars: []string{"JWKSPUB_SOURCE"}},
 		&cli.StringSliceFlag{Name: "target", Usage: "target `URL` for the one-set case without a config file (repeatable)", EnvVars: []string{"JWKSPUB_TARGET"}},
 		&cli.BoolFlag{Name: "derive-public", Usage: "accept private key input and publish only its public half", EnvVars: []string{"JWKSPUB_DERIVE_PUBLIC"}},
+		maxInputFlag(),
 		&cli.StringFlag{Name: "format", Value: "text", Usage: "output on stdout: text or json", EnvVars: []string{"JWKSPUB_FORMAT"}},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "logs on stderr: text or json", EnvVars: []string{"JWKSPUB_LOG_FORMAT"}},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"JWKSPUB_LOG_LEVEL"}},
 	}, vaultFlags()...)
+}
+
+// maxInputFlag is the input budget of every command that reads sources.
+func maxInputFlag() cli.Flag {
+	return &cli.StringFlag{Name: "max-input-bytes", Value: "64MiB", Usage: "most key input to read, all sources of all sets together: `SIZE` in bytes, or with KiB, MiB or GiB; each key counts at least 1 KiB", EnvVars: []string{"JWKSPUB_MAX_INPUT_BYTES"}}
 }
 
 // globals is what the common flags say, read once per command.
@@ -132,6 +145,7 @@ type globals struct {
 	lookup       func(string) (string, bool)
 	vs           vaultSettings
 	vault        *sources.Vault // made on first use by a vault-* source
+	budget       *sources.Budget
 	atExit       *[]func(context.Context)
 }
 
@@ -142,11 +156,15 @@ func readGlobals(c *cli.Context, e env) (*globals, error) {
 	default:
 		return nil, usagef("--format %q: use text or json", g.format)
 	}
-	var err error
+	limit, err := parseSize(c.String("max-input-bytes"))
+	if err != nil {
+		return nil, usagef("--max-input-bytes: %v", err)
+	}
+	g.budget = sources.NewBudget(limit)
 	if g.vs, err = readVaultSettings(c); err != nil {
 		return nil, err
 	}
-	if g.logger, err = newLogger(e.stderr, c.String("log-format"), c.String("log-level")); err != nil {
+	if g.logger, err = newLogger(e.stderr, c.String("log-format"), c.String("log-level"), e.atExit); err != nil {
 		return nil, err
 	}
 	if g.cfg, err = loadConfig(c); err != nil {
@@ -155,19 +173,28 @@ func readGlobals(c *cli.Context, e env) (*globals, error) {
 	return g, nil
 }
 
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+// newLogger makes the logger of a command. A message repeated more than sources.ListLimit
+// times is cut there, and counted in one line when the run ends (atExit).
+func newLogger(w io.Writer, format, level string, atExit *[]func(context.Context)) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, usagef("--log-level %q: use debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		h = slog.NewTextHandler(w, opts)
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		h = slog.NewJSONHandler(w, opts)
+	default:
+		return nil, usagef("--log-format %q: use text or json", format)
 	}
-	return nil, usagef("--log-format %q: use text or json", format)
+	ch := newCapHandler(h)
+	if atExit != nil {
+		*atExit = append(*atExit, ch.flush)
+	}
+	return slog.New(ch), nil
 }
 
 // loadConfig reads the configuration file, or builds the one-set configuration from --source
@@ -240,7 +267,7 @@ func (g *globals) oneSet(what string) (*publish.SetConfig, error) {
 
 // sourcesFor builds the sources of one set.
 func (g *globals) sourcesFor(set *publish.SetConfig) ([]sources.Source, error) {
-	opts := sources.Options{DerivePublic: g.derivePublic, Logger: g.logger, Lookup: g.lookup}
+	opts := sources.Options{DerivePublic: g.derivePublic, Logger: g.logger, Lookup: g.lookup, Budget: g.budget}
 	if usesVault(set) {
 		v, err := g.vaultConn()
 		if err != nil {
@@ -272,4 +299,27 @@ func versionCommand(e env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// parseSize reads a byte count: a whole number, optionally followed by KiB, MiB or GiB. Blank
+// (an empty JWKSPUB_MAX_INPUT_BYTES) is 0, the default.
+func parseSize(s string) (int64, error) {
+	num, mult := strings.TrimSpace(s), int64(1)
+	if num == "" {
+		return 0, nil
+	}
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is not a size: use a positive number of bytes, or one with KiB, MiB or GiB (64MiB)", s)
+	}
+	return n * mult, nil
 }

@@ -4,14 +4,73 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
+// interruptedCleanup bounds the cleanups of an interrupted run (revoking a Vault token).
+const interruptedCleanup = 400 * time.Millisecond
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args, env{stdout: os.Stdout, stderr: os.Stderr, lookup: os.LookupEnv})
-	stop()
-	os.Exit(code)
+	os.Exit(runProcess(os.Args, env{stdout: os.Stdout, stderr: os.Stderr, lookup: os.LookupEnv}))
+}
+
+// interruptGrace is how long jwkspub lets a command wind up after SIGINT or SIGTERM before it
+// exits anyway. Canceling the context stops every read that watches it, but not a system call
+// that blocks (opening a FIFO, writing to a pipe nobody reads, a stuck network file system):
+// without this bound such a call kept the process alive until SIGKILL. It leaves room for the
+// interrupted command's cleanups (interruptedCleanup) and still ends within a second.
+const interruptGrace = 750 * time.Millisecond
+
+// runProcess runs jwkspub as a process: the first SIGINT or SIGTERM cancels the command's
+// context; the process then exits when the command returns, when interruptGrace has passed, or
+// at a second signal, whichever comes first. An interrupted run exits 1, like any failed one.
+func runProcess(args []string, e env) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer close(done)
+	go watchSignals(sigs, done, cancel, e.stderr, interruptGrace, os.Exit)
+	return run(ctx, args, e)
+}
+
+// watchSignals cancels the run at the first signal and calls exit if it has not ended (done)
+// within grace or at a second signal.
+func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, cancel func(), stderr io.Writer, grace time.Duration, exit func(int)) {
+	var sig os.Signal
+	select {
+	case sig = <-sigs:
+	case <-done:
+		return
+	}
+	fmt.Fprintf(stderr, "jwkspub: %s received: stopping\n", signalName(sig))
+	cancel()
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return
+	case again := <-sigs:
+		fmt.Fprintf(stderr, "jwkspub: %s received again: exiting now\n", signalName(again))
+	case <-timer.C:
+		fmt.Fprintf(stderr, "jwkspub: still blocked %v after %s (a system call the cancellation cannot interrupt): exiting now\n", grace, signalName(sig))
+	}
+	exit(exitError)
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/pem"
 	"errors"
 	"net/http"
@@ -19,7 +18,7 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"jwkspub": func() {
-			os.Exit(run(context.Background(), os.Args, env{stdout: os.Stdout, stderr: os.Stderr, lookup: os.LookupEnv, now: testClock()}))
+			os.Exit(runProcess(os.Args, env{stdout: os.Stdout, stderr: os.Stderr, lookup: os.LookupEnv, now: testClock()}))
 		},
 	})
 }
@@ -43,7 +42,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
-		Cmds:                map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "mode": cmdMode, "nosecret": cmdNoSecret, "expandenv": cmdExpandEnv, "servejwks": cmdServeJWKS},
+		Cmds:                map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "mode": cmdMode, "nosecret": cmdNoSecret, "expandenv": cmdExpandEnv, "servejwks": cmdServeJWKS, "mkfifo": cmdMkfifo},
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("HOME", e.WorkDir)
 			return nil

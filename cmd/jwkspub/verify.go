@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -44,6 +45,7 @@ func verifyCommand(e env) *cli.Command {
 			&cli.DurationFlag{Name: "interval", Value: 10 * time.Second, Usage: "with --wait: pause between checks", EnvVars: []string{"JWKSPUB_INTERVAL"}},
 			&cli.BoolFlag{Name: "derive-public", Usage: "with --expect: accept private key input in the sources and use only its public half", EnvVars: []string{"JWKSPUB_DERIVE_PUBLIC"}},
 			&cli.StringFlag{Name: "cors-origin", Usage: "with --url: fetch again with the header Origin: `ORIGIN` and require Access-Control-Allow-Origin to allow it (browser clients)", EnvVars: []string{"JWKSPUB_CORS_ORIGIN"}},
+			maxInputFlag(),
 		}, append(vaultFlags(), signTestFlags()...)...),
 		Action: func(c *cli.Context) error { return runVerify(c, e) },
 	}
@@ -54,7 +56,7 @@ func runVerify(c *cli.Context, e env) error {
 	if format != "text" && format != "json" {
 		return usagef("--format %q: use text or json", format)
 	}
-	logger, err := newLogger(e.stderr, c.String("log-format"), c.String("log-level"))
+	logger, err := newLogger(e.stderr, c.String("log-format"), c.String("log-level"), e.atExit)
 	if err != nil {
 		return err
 	}
@@ -83,7 +85,7 @@ func runVerify(c *cli.Context, e env) error {
 	}
 	token := strings.TrimSpace(c.String("token"))
 	if p := c.String("token-file"); p != "" {
-		b, err := os.ReadFile(p)
+		b, err := readBounded(p, maxTokenFile)
 		if err != nil {
 			return fmt.Errorf("reading token: %w", err)
 		}
@@ -126,7 +128,7 @@ func runVerify(c *cli.Context, e env) error {
 	case doc != nil:
 	case file != "":
 		origin = sources.Origin{Source: "file:" + file}
-		if doc, err = os.ReadFile(file); err != nil {
+		if doc, err = readBounded(file, publish.MaxDocumentSize); err != nil {
 			return fmt.Errorf("reading %s: %w", file, err)
 		}
 	default:
@@ -262,4 +264,25 @@ func verifyPolicy(c *cli.Context) (publish.Policy, string, error) {
 		return publish.Policy{}, "", usagef("verify checks against one set's policy; choose it with --set (the configuration has %v)", names)
 	}
 	return cfg.Sets[0].Policy, cfg.Sets[0].Name, nil
+}
+
+// maxTokenFile bounds --token-file: a JWT is a few kilobytes.
+const maxTokenFile = 1 << 20
+
+// readBounded reads a whole file of at most limit bytes: a document or token given by path
+// must not take unbounded memory.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return b, nil
 }
