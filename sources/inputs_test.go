@@ -264,32 +264,11 @@ func mustRead(t *testing.T, p string) string {
 	return string(data)
 }
 
-// mkCert makes a certificate with the given subject for key, issued by parent (self-signed when
-// parent is nil).
+// mkCert makes a day-long certificate with the given subject for key, issued by parent
+// (self-signed when parent is nil).
 func mkCert(t *testing.T, cn string, key crypto.Signer, parent *x509.Certificate, parentKey crypto.Signer, isCA bool, ku x509.KeyUsage) *x509.Certificate {
 	t.Helper()
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  isCA,
-		BasicConstraintsValid: true,
-		KeyUsage:              ku,
-	}
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return makeCert(t, cn, key, parent, parentKey, isCA, ku, time.Now().Add(24*time.Hour))
 }
 
 func ecKey(t *testing.T) *ecdsa.PrivateKey {

@@ -77,14 +77,22 @@ func pkcs8PEM(t testing.TB, priv crypto.PrivateKey) string {
 // selfSigned makes a certificate for key, signed by signer (self-signed when signer is nil).
 func selfSigned(t testing.TB, key crypto.Signer, notAfter time.Time, isCA bool, parent *x509.Certificate, parentKey crypto.Signer) *x509.Certificate {
 	t.Helper()
+	return makeCert(t, "jwkspub test", key, parent, parentKey, isCA, x509.KeyUsageDigitalSignature|x509.KeyUsageCertSign, notAfter)
+}
+
+// makeCert makes a certificate with the given subject for key, issued by parent (self-signed
+// when parent is nil), valid from an hour ago.
+func makeCert(t testing.TB, cn string, key crypto.Signer, parent *x509.Certificate, parentKey crypto.Signer, isCA bool, ku x509.KeyUsage, notAfter time.Time) *x509.Certificate {
+	t.Helper()
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "jwkspub test"},
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: cn},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              notAfter,
 		IsCA:                  isCA,
 		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		KeyUsage:              ku,
 	}
 	if parent == nil {
 		parent, parentKey = tmpl, key
