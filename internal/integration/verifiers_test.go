@@ -111,6 +111,14 @@ func publishSigners(t *testing.T, signers []*signer, set *publish.SetConfig) *pu
 	if err != nil {
 		t.Fatal(err)
 	}
+	findKIDs(t, built, signers)
+	return built
+}
+
+// findKIDs sets each signer's kid from the built set, where its public key must be published
+// with its alg.
+func findKIDs(t *testing.T, built *publish.Set, signers []*signer) {
+	t.Helper()
 	for _, s := range signers {
 		for _, k := range built.Keys {
 			pub, err := k.PublicKey()
@@ -128,7 +136,6 @@ func publishSigners(t *testing.T, signers []*signer, set *publish.SetConfig) *pu
 			t.Fatalf("%s is not in the published set", s.name)
 		}
 	}
-	return built
 }
 
 var b64 = base64.RawURLEncoding
