@@ -109,9 +109,7 @@ func TestVaultCLI(t *testing.T) {
 	})
 
 	t.Run("vault-oidc needs no token", func(t *testing.T) {
-		key, role := vaultName("key"), vaultName("role")
-		e.write(t, "identity/oidc/key/"+key, map[string]any{"allowed_client_ids": "*", "algorithm": "ES256"})
-		e.write(t, "identity/oidc/role/"+role, map[string]any{"key": key})
+		e.oidcKey(t)
 		out, errOut, code := runJwkspub(t, bin, t.TempDir(), base, "build", "--source", "vault-oidc:", "-o", "-")
 		if code != 0 || !strings.Contains(out, `"keys":[`) {
 			t.Fatalf("exit %d: %s%s", code, out, errOut)

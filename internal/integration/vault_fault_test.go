@@ -411,9 +411,7 @@ func TestVaultSlowNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.write(t, kv+"/data/jwt", map[string]any{"data": map[string]any{"pem": pemOf(t, &k.PublicKey)}})
-	key, role := vaultName("key"), vaultName("role")
-	e.write(t, "identity/oidc/key/"+key, map[string]any{"allowed_client_ids": "*", "algorithm": "ES256"})
-	e.write(t, "identity/oidc/role/"+role, map[string]any{"key": key})
+	e.oidcKey(t)
 	specs := map[string]int{"vault-transit:" + transit + "/jwt": 3, "vault-kv:" + kv + "/jwt#pem": 1}
 	for _, net := range slowNetworks {
 		t.Run(net.name, func(t *testing.T) {

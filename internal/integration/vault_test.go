@@ -72,6 +72,24 @@ func (e *vaultEnv) write(t *testing.T, path string, data map[string]any) *api.Se
 	return s
 }
 
+// oidcKey makes an identity OIDC key and a role using it, and deletes both when the test ends:
+// the dev server outlives a test run, and every key it ever had would otherwise stay in
+// identity/oidc/.well-known/keys until the set exceeded max_keys on a later run.
+func (e *vaultEnv) oidcKey(t *testing.T) (key string) {
+	t.Helper()
+	key, role := vaultName("key"), vaultName("role")
+	e.write(t, "identity/oidc/key/"+key, map[string]any{"allowed_client_ids": "*", "algorithm": "ES256"})
+	e.write(t, "identity/oidc/role/"+role, map[string]any{"key": key})
+	t.Cleanup(func() {
+		for _, path := range []string{"identity/oidc/role/" + role, "identity/oidc/key/" + key} {
+			if _, err := e.root.Logical().Delete(path); err != nil {
+				t.Errorf("vault delete %s: %v", path, err)
+			}
+		}
+	})
+	return key
+}
+
 func (e *vaultEnv) mount(t *testing.T, typ string, opts map[string]string) string {
 	t.Helper()
 	path := vaultName(typ)
@@ -455,9 +473,7 @@ path "`+mount+`/team/other" { capabilities = ["read"] }`); err != nil {
 func TestVaultOIDC(t *testing.T) {
 	e := newVaultEnv(t)
 	v := &sources.Vault{Client: e.root}
-	key, role := vaultName("key"), vaultName("role")
-	e.write(t, "identity/oidc/key/"+key, map[string]any{"allowed_client_ids": "*", "algorithm": "ES256"})
-	e.write(t, "identity/oidc/role/"+role, map[string]any{"key": key})
+	key := e.oidcKey(t)
 	e.write(t, "identity/oidc/key/"+key+"/rotate", nil)
 
 	resp, err := e.root.Logical().ReadRaw("identity/oidc/.well-known/keys")
