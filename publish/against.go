@@ -1,6 +1,8 @@
 package publish
 
 import (
+	"github.com/jwkspub/jwkspub/publish/target"
+
 	"context"
 	"errors"
 	"fmt"
@@ -67,12 +69,12 @@ func PlanAgainst(ctx context.Context, client *http.Client, rawURL string, o Plan
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("fetching %s: HTTP %s", rawURL, resp.Status)
 	default:
-		body, err := io.ReadAll(io.LimitReader(resp.Body, maxObjectSize+1))
+		body, err := io.ReadAll(io.LimitReader(resp.Body, target.MaxObjectSize+1))
 		if err != nil {
 			return nil, fmt.Errorf("fetching %s: %w", rawURL, err)
 		}
-		if len(body) > maxObjectSize {
-			return nil, fmt.Errorf("fetching %s: more than %d bytes", rawURL, maxObjectSize)
+		if len(body) > target.MaxObjectSize {
+			return nil, fmt.Errorf("fetching %s: more than %d bytes", rawURL, target.MaxObjectSize)
 		}
 		ct := resp.Header.Get("Content-Type")
 		if mt, _, err := mime.ParseMediaType(ct); err == nil {
@@ -80,7 +82,7 @@ func PlanAgainst(ctx context.Context, client *http.Client, rawURL string, o Plan
 		}
 		live = &Object{Body: body, CacheControl: resp.Header.Get("Cache-Control"), ContentType: ct}
 	}
-	desired, err := desiredObjects(PlanOptions{Set: &SetConfig{Name: o.Set.Name, Output: o.Set.Output, Rotation: o.Set.Rotation}, Keys: o.Keys, Version: o.Version}, Location{Key: "jwks"}, "")
+	desired, err := desiredObjects(PlanOptions{Set: &SetConfig{Name: o.Set.Name, Output: o.Set.Output, Rotation: o.Set.Rotation}, Keys: o.Keys, Version: o.Version}, target.Names{JWKS: "jwks"}, "", "")
 	if err != nil {
 		return nil, err
 	}

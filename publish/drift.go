@@ -1,6 +1,8 @@
 package publish
 
 import (
+	"github.com/jwkspub/jwkspub/publish/target"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -15,7 +17,7 @@ import (
 // ExpectedDocument is the JWKS object publish writes for keys in set: the encoded body and its
 // Cache-Control and Content-Type headers. A served document that differs from it has drifted.
 func ExpectedDocument(set *SetConfig, keys *Set) (*Object, error) {
-	objs, err := desiredObjects(PlanOptions{Set: &SetConfig{Name: set.Name, Output: set.Output, Rotation: set.Rotation}, Keys: keys}, Location{Key: "jwks"}, "")
+	objs, err := desiredObjects(PlanOptions{Set: &SetConfig{Name: set.Name, Output: set.Output, Rotation: set.Rotation}, Keys: keys}, target.Names{JWKS: "jwks"}, "", "")
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,14 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/jwkspub/jwkspub/publish/target"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -36,14 +38,18 @@ type Plan struct {
 	Discovery string `json:"discovery,omitempty"`
 	// Objects lists the objects that would be written or deleted, in the order Apply uses.
 	Objects []ObjectChange `json:"objects,omitempty"`
-	// Image is the image built for an oci:// target, with the digest the tag names now.
-	Image *ImageChange `json:"image,omitempty"`
+	// Rewrite says why the target is rewritten although every object is as planned (an image
+	// whose base moved).
+	Rewrite string `json:"rewrite,omitempty"`
+	// LiveDigest is the content digest of what was live, where the target has one (an image's
+	// manifest digest); Digest is the digest after publishing.
+	LiveDigest string `json:"live_digest,omitempty"`
+	Digest     string `json:"digest,omitempty"`
 
-	target  *Target
-	opts    PlanOptions
-	desired map[string]*Object
-	// revs holds the revision each managed object was read at; writes are conditional on it.
-	revs      map[string]revision
+	dest      Destination
+	opts      PlanOptions
+	base      *target.Snapshot
+	writes    []target.Object
 	live      []LiveKey
 	next      []LiveKey
 	oldState  *State
@@ -52,6 +58,16 @@ type Plan struct {
 	rotation  Rotation
 	now       time.Time
 	keys      *Set // the set published: PlanOptions.Keys plus live keys of unavailable sources
+}
+
+// Destination is one target of a set: how it is reached and what verifiers see.
+type Destination struct {
+	// URL is the target URL as configured, used in every message about the target.
+	URL    string
+	Target target.Target
+	// PublicURL is where verifiers fetch the JWKS; it becomes the discovery document's
+	// jwks_uri. Empty means the issuer's /.well-known/jwks.json.
+	PublicURL string
 }
 
 // KeyChange is one kid's fate.
@@ -94,8 +110,13 @@ type PlanOptions struct {
 	Version string
 }
 
-// desiredObjects encodes everything that should be stored beside the set, except the state.
-func desiredObjects(o PlanOptions, loc Location, publicURL string) (map[string]*Object, error) {
+// Object is one stored object (see target.Object).
+type Object = target.Object
+
+// desiredObjects encodes everything that should be stored beside the set, except the state,
+// by name: the JWKS, its .gz sibling where the target serves one, and the discovery document
+// when the set has an issuer.
+func desiredObjects(o PlanOptions, names target.Names, raw, publicURL string) (map[string]*Object, error) {
 	doc, err := Encode(o.Keys, o.Set.Output.Pretty)
 	if err != nil {
 		return nil, fmt.Errorf("set %q: %w", o.Set.Name, err)
@@ -107,15 +128,14 @@ func desiredObjects(o PlanOptions, loc Location, publicURL string) (map[string]*
 	if ct == "" {
 		ct = DefaultContentType
 	}
-	meta := map[string]string{MetaVersion: o.Version}
-	out := map[string]*Object{loc.Key: {Body: doc, CacheControl: cc, ContentType: ct, Metadata: meta}}
-	if o.Set.Output.Gzip && loc.Scheme == "file" {
-		gz := gzipBytes(doc)
-		out[loc.GzipKey()] = &Object{Body: gz, CacheControl: cc, ContentType: ct, ContentEncoding: "gzip", Metadata: meta}
+	meta := map[string]string{target.MetaVersion: o.Version}
+	out := map[string]*Object{names.JWKS: {Name: names.JWKS, Body: doc, CacheControl: cc, ContentType: ct, Metadata: meta}}
+	if names.Gzip != "" {
+		out[names.Gzip] = &Object{Name: names.Gzip, Body: gzipBytes(doc), CacheControl: cc, ContentType: ct, ContentEncoding: "gzip", Metadata: meta}
 	}
-	if o.Set.Issuer != "" && loc.Scheme != "" {
-		if !loc.inWellKnown() {
-			return nil, fmt.Errorf("set %q: target %s: the set has an issuer, so its discovery document must be served from %s/.well-known/openid-configuration, beside the JWKS; put the JWKS under a .well-known directory (e.g. .../.well-known/jwks.json), or remove issuer", o.Set.Name, loc.Raw, strings.TrimSuffix(o.Set.Issuer, "/"))
+	if o.Set.Issuer != "" && raw != "" {
+		if !names.WellKnown {
+			return nil, fmt.Errorf("set %q: target %s: the set has an issuer, so its discovery document must be served from %s/.well-known/openid-configuration, beside the JWKS; put the JWKS under a .well-known directory (e.g. .../.well-known/jwks.json), or remove issuer", o.Set.Name, raw, strings.TrimSuffix(o.Set.Issuer, "/"))
 		}
 		uri := publicURL
 		if uri == "" {
@@ -123,48 +143,52 @@ func desiredObjects(o PlanOptions, loc Location, publicURL string) (map[string]*
 		}
 		disc, err := EncodeDiscovery(o.Set.Issuer, uri, o.Keys)
 		if err != nil {
-			return nil, fmt.Errorf("set %q: target %s: %w", o.Set.Name, loc.Raw, err)
+			return nil, fmt.Errorf("set %q: target %s: %w", o.Set.Name, raw, err)
 		}
-		out[loc.DiscoveryKey()] = &Object{Body: disc, CacheControl: cc, ContentType: "application/json", Metadata: meta}
+		out[names.Discovery] = &Object{Name: names.Discovery, Body: disc, CacheControl: cc, ContentType: "application/json", Metadata: meta}
 	}
 	return out, nil
 }
 
-// PlanTarget reads what is live at t (the JWKS, its .gz sibling, discovery document and state
-// object; any may be absent) and returns the plan of publishing o.Keys there. It writes
-// nothing. A live document or state object it cannot parse is an error: the guard must not
+// ReadLive reads what is live at d and parses the JWKS and the state object; either may be
+// absent. A live document or state object it cannot parse is an error: the guard must not
 // reason from a document it does not understand.
-func PlanTarget(ctx context.Context, t *Target, o PlanOptions) (*Plan, error) {
-	var err error
-	managed := []string{t.Key}
-	if t.Scheme == "file" {
-		managed = append(managed, t.GzipKey())
-	}
-	managed = append(managed, t.DiscoveryKey(), t.StateKey())
-	liveObj := map[string]*Object{}
-	for _, key := range managed {
-		if liveObj[key], err = t.read(ctx, key); err != nil {
-			return nil, fmt.Errorf("set %q: %w", o.Set.Name, err)
-		}
+func ReadLive(ctx context.Context, d Destination, set string) (*target.Snapshot, []LiveKey, *State, error) {
+	snap, err := d.Target.Read(ctx)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("set %q: %w", set, err)
 	}
 	var live []LiveKey
-	if doc := liveObj[t.Key]; doc != nil {
+	if doc := snap.Object(snap.Names.JWKS); doc != nil {
 		if live, err = ParseLive(doc.Body); err != nil {
-			return nil, fmt.Errorf("set %q: target %s: %w (fix: restore a valid JWK Set there, or delete it to publish afresh)", o.Set.Name, t.Raw, err)
+			return nil, nil, nil, fmt.Errorf("set %q: target %s: %s: %w (fix: restore a valid JWK Set there, or delete it to publish afresh)", set, d.URL, snap.Names.JWKS, err)
 		}
 	}
 	var old *State
-	if so := liveObj[t.StateKey()]; so != nil {
+	if so := snap.Object(snap.Names.State); so != nil {
 		if old, err = ParseState(so.Body); err != nil {
-			return nil, fmt.Errorf("set %q: target %s: %s: %w (fix: restore it from a backup; deleting it makes every live key's removal need --allow-removal)", o.Set.Name, t.Raw, t.StateKey(), err)
+			return nil, nil, nil, fmt.Errorf("set %q: target %s: %s: %w (fix: restore it from a backup; deleting it makes every live key's removal need --allow-removal)", set, d.URL, snap.Names.State, err)
 		}
 	}
+	return snap, live, old, nil
+}
+
+// PlanTarget reads what is live at d (the JWKS, its .gz sibling, discovery document and state
+// object; any may be absent) and returns the plan of publishing o.Keys there. It writes
+// nothing.
+func PlanTarget(ctx context.Context, d Destination, o PlanOptions) (*Plan, error) {
+	snap, live, old, err := ReadLive(ctx, d, o.Set.Name)
+	if err != nil {
+		return nil, err
+	}
+	names := snap.Names
+	liveDoc := snap.Object(names.JWKS)
 	if len(o.Keys.Unavailable) > 0 {
-		if o.Keys, err = keepUnavailable(o, t.Raw, liveObj[t.Key], old); err != nil {
+		if o.Keys, err = keepUnavailable(o, d.URL, liveDoc, old); err != nil {
 			return nil, err
 		}
 	}
-	desired, err := desiredObjects(o, t.Location, t.PublicURL)
+	desired, err := desiredObjects(o, names, d.URL, d.PublicURL)
 	if err != nil {
 		return nil, err
 	}
@@ -173,35 +197,39 @@ func PlanTarget(ctx context.Context, t *Target, o PlanOptions) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	desired[t.StateKey()] = &Object{Body: stateBody, CacheControl: "no-cache", ContentType: "application/json", Metadata: map[string]string{MetaVersion: o.Version}}
+	desired[names.State] = &Object{Name: names.State, Body: stateBody, CacheControl: "no-cache", ContentType: "application/json", Metadata: map[string]string{target.MetaVersion: o.Version}}
 
-	p := newPlan(o, t.Raw, liveObj[t.Key], live, desired[t.Key])
-	p.target, p.desired, p.oldState, p.nextState, p.keys = t, desired, old, next, o.Keys
-	p.opts, p.revs = o, make(map[string]revision, len(liveObj))
-	for key, l := range liveObj {
-		p.revs[key] = revisionOf(l)
+	if !snap.Attributes && liveDoc != nil {
+		// A directory keeps no headers: compare the document with what it will be served with.
+		ld := *liveDoc
+		ld.CacheControl, ld.ContentType = desired[names.JWKS].CacheControl, desired[names.JWKS].ContentType
+		liveDoc = &ld
 	}
-	if d, l := desired[t.DiscoveryKey()], liveObj[t.DiscoveryKey()]; !d.sameStored(l) {
+	p := newPlan(o, d.URL, liveDoc, live, desired[names.JWKS])
+	p.dest, p.base, p.oldState, p.nextState, p.keys, p.opts = d, snap, old, next, o.Keys, o
+	p.LiveDigest, p.Digest, p.Rewrite = snap.Digest, snap.Digest, snap.Outdated
+	if dd, l := desired[names.Discovery], snap.Object(names.Discovery); !dd.Same(l, snap.Attributes) {
 		switch {
 		case l == nil:
 			p.Discovery = ActionAdd
-		case d == nil:
+		case dd == nil:
 			p.Discovery = ActionRemove
 		default:
 			p.Discovery = ActionChange
 		}
 	}
-	for _, key := range managed {
-		d, l := desired[key], liveObj[key]
+	// The JWKS first and the state last: what verifiers need never lags what the state says.
+	for _, name := range names.All() {
+		want, l := desired[name], snap.Object(name)
 		switch {
-		case d == nil && l != nil:
-			p.Objects = append(p.Objects, ObjectChange{Key: key, Action: ActionDelete})
-		case d != nil && !d.sameStored(l):
-			p.Objects = append(p.Objects, ObjectChange{Key: key, Action: ActionWrite})
+		case want == nil && l != nil:
+			p.Objects = append(p.Objects, ObjectChange{Key: name, Action: ActionDelete})
+			p.writes = append(p.writes, Object{Name: name, Delete: true})
+		case want != nil && (!want.Same(l, snap.Attributes) || snap.Outdated != "" && name == names.JWKS):
+			p.Objects = append(p.Objects, ObjectChange{Key: name, Action: ActionWrite})
+			p.writes = append(p.writes, *want)
 		}
 	}
-	// When the document stays but only the state would change (a state written for the first
-	// time beside an existing document), that is still a write, and the plan says so.
 	return p, nil
 }
 
@@ -313,32 +341,37 @@ func (p *Plan) Count() (added, removed, changed int) {
 	return
 }
 
-// Apply carries out a plan that passed the guard: each object is written (JWKS first, then its
-// .gz sibling and discovery document, the state object last) and read back. It stops at the
-// first failure, so the target is then stale and the error says which object failed. A plan
-// compared against a public URL cannot be applied.
+// Apply carries out a plan that passed the guard: every object is written in one Write,
+// conditional on the revision the plan was read at (the JWKS first, its .gz sibling and the
+// discovery document next, the state object last), and then read back. A lost race wraps
+// target.ErrConflict. A plan compared against a public URL cannot be applied.
 func Apply(ctx context.Context, p *Plan) error {
-	if p.Image != nil {
-		// An image is pushed whole: its documents are files of one layer.
-		return applyImage(ctx, p.Image)
-	}
-	if p.target == nil {
+	if p.dest.Target == nil {
 		return fmt.Errorf("plan for %s was not made against a target", p.Target)
 	}
-	for _, oc := range p.Objects {
-		if oc.Action == ActionDelete {
-			if err := p.target.delete(ctx, oc.Key, p.revs[oc.Key]); err != nil {
-				return err
-			}
-			continue
-		}
-		o := p.desired[oc.Key]
-		if err := p.target.write(ctx, oc.Key, o, p.revs[oc.Key]); err != nil {
-			return err
-		}
-		if err := p.target.verify(ctx, oc.Key, o); err != nil {
-			return err
+	if err := p.dest.Target.Write(ctx, p.base, p.writes); err != nil {
+		return err
+	}
+	after, err := p.dest.Target.Read(ctx)
+	if err != nil {
+		return fmt.Errorf("reading back: %w", err)
+	}
+	for i := range p.writes {
+		w := &p.writes[i]
+		got := after.Object(w.Name)
+		switch {
+		case w.Delete && got != nil:
+			return fmt.Errorf("target %s: read back %s: it is still there after the delete", p.Target, w.Name)
+		case w.Delete:
+		case got == nil:
+			return fmt.Errorf("target %s: read back %s: it is missing after the write", p.Target, w.Name)
+		case !bytes.Equal(got.Body, w.Body):
+			return fmt.Errorf("target %s: read back %s: body sha256 %s, wrote %s", p.Target, w.Name, got.SHA256(), w.SHA256())
+		case !w.Same(got, after.Attributes):
+			return fmt.Errorf("target %s: read back %s: headers are Cache-Control %q, Content-Type %q, sha256 metadata %q; wrote %q, %q, %q",
+				p.Target, w.Name, got.CacheControl, got.ContentType, got.Metadata[target.MetaSHA256], w.CacheControl, w.ContentType, w.SHA256())
 		}
 	}
+	p.Digest = after.Digest
 	return nil
 }

@@ -1,6 +1,8 @@
 package publish
 
 import (
+	"github.com/jwkspub/jwkspub/publish/target"
+
 	"context"
 	"errors"
 	"fmt"
@@ -30,8 +32,7 @@ func Publish(ctx context.Context, p *Plan, o PublishOptions) (*Plan, error) {
 		if err == nil {
 			return p, nil
 		}
-		// Only object stores and directories lose races: an image is pushed whole by digest.
-		if !errors.Is(err, ErrConflict) || p.Image != nil {
+		if !errors.Is(err, target.ErrConflict) {
 			return nil, err
 		}
 		if attempt == 2 {
@@ -41,7 +42,7 @@ func Publish(ctx context.Context, p *Plan, o PublishOptions) (*Plan, error) {
 		if log != nil {
 			log.Warn("target changed while publishing; re-reading and re-planning", "set", p.Set, "target", p.Target, "err", err)
 		}
-		next, err := PlanTarget(ctx, p.target, p.opts)
+		next, err := PlanTarget(ctx, p.dest, p.opts)
 		if err != nil {
 			return nil, fmt.Errorf("re-planning after a lost race: %w", err)
 		}

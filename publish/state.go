@@ -133,6 +133,10 @@ type LiveKey struct {
 //   - when a kid is first published, every live key of the same source that is older and not
 //     yet superseded is superseded = now;
 //   - a kid that leaves the document is retired = now.
+//
+// Adopted kids count as first published now for supersession too: a run that wrote the
+// document and died before the state leaves exactly this, and the next run must still record
+// that the new key superseded the old ones.
 func NextState(old *State, live []LiveKey, set *Set, now time.Time) *State {
 	now = now.UTC().Truncate(time.Second)
 	next := &State{Version: StateVersion}
@@ -146,12 +150,18 @@ func NextState(old *State, live []LiveKey, set *Set, now time.Time) *State {
 	idx := func(kid string) int {
 		return slices.IndexFunc(next.Keys, func(k StateKey) bool { return k.KID == kid })
 	}
+	// adopted are live kids the old state does not record as live: a document published before
+	// jwkspub kept state, restored by hand, or written by a run that died before its state
+	// write. They are treated as first published now, which supersedes the same source's older
+	// keys now: a crash between the document and the state must not lose a supersession.
+	adopted := map[string]bool{}
 	for _, lk := range live {
 		if i := idx(lk.KID); i < 0 {
 			next.Keys = append(next.Keys, StateKey{KID: lk.KID, Thumbprint: lk.Thumbprint, Source: "live", FirstPublished: now})
+			adopted[lk.KID] = true
 		} else if !next.Keys[i].Live() {
-			// Live but recorded as retired: the document was restored by hand.
 			next.Keys[i] = StateKey{KID: lk.KID, Thumbprint: lk.Thumbprint, Source: next.Keys[i].Source, FirstPublished: now}
+			adopted[lk.KID] = true
 		}
 	}
 	inSet := map[string]bool{}
@@ -168,7 +178,12 @@ func NextState(old *State, live []LiveKey, set *Set, now time.Time) *State {
 			next.Keys[i] = StateKey{KID: k.KID, Thumbprint: k.Thumbprint, Source: src, FirstPublished: now}
 			fresh = append(fresh, k.KID)
 		case next.Keys[i].Source == "live" && src != "":
-			next.Keys[i].Source = src // adopted earlier; now we know where it comes from
+			next.Keys[i].Source = src // adopted; now we know where it comes from
+			if adopted[k.KID] {
+				fresh = append(fresh, k.KID)
+			}
+		case adopted[k.KID]:
+			fresh = append(fresh, k.KID)
 		}
 	}
 	for i := range next.Keys {

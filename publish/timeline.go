@@ -2,7 +2,6 @@ package publish
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -94,33 +93,19 @@ func TimelineOf(set *SetConfig, target string, st *State, live []LiveKey, cacheC
 }
 
 // ReadTimeline reads a target's live document and state and builds its timeline.
-func ReadTimeline(ctx context.Context, t *Target, set *SetConfig, now time.Time) (*Timeline, error) {
-	doc, err := t.read(ctx, t.Key)
+func ReadTimeline(ctx context.Context, d Destination, set *SetConfig, now time.Time) (*Timeline, error) {
+	snap, live, st, err := ReadLive(ctx, d, set.Name)
 	if err != nil {
-		return nil, fmt.Errorf("set %q: %w", set.Name, err)
+		return nil, err
 	}
-	var live []LiveKey
 	cc := set.Output.CacheControl
 	if cc == "" {
 		cc = DefaultCacheControl
 	}
-	if doc != nil {
-		if live, err = ParseLive(doc.Body); err != nil {
-			return nil, fmt.Errorf("set %q: target %s: %w", set.Name, t.Raw, err)
-		}
+	if doc := snap.Object(snap.Names.JWKS); doc != nil && snap.Attributes {
 		if SafeDelay(set.Rotation, doc.CacheControl) > SafeDelay(set.Rotation, cc) {
 			cc = doc.CacheControl
 		}
 	}
-	so, err := t.read(ctx, t.StateKey())
-	if err != nil {
-		return nil, fmt.Errorf("set %q: %w", set.Name, err)
-	}
-	var st *State
-	if so != nil {
-		if st, err = ParseState(so.Body); err != nil {
-			return nil, fmt.Errorf("set %q: target %s: %s: %w", set.Name, t.Raw, t.StateKey(), err)
-		}
-	}
-	return TimelineOf(set, t.Raw, st, live, cc, now), nil
+	return TimelineOf(set, d.URL, st, live, cc, now), nil
 }

@@ -46,7 +46,7 @@ func runPlan(c *cli.Context, e env, detailed bool) error {
 		}
 	}
 	now := e.clock()
-	pl, err := planAll(c.Context, g, e, against, now, false)
+	pl, err := planAll(c.Context, g, e, against, now)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func publishCommand(e env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			pl, err := planAll(c.Context, g, e, "", e.clock(), true)
+			pl, err := planAll(c.Context, g, e, "", e.clock())
 			if err != nil {
 				return err
 			}
@@ -59,20 +59,17 @@ func publishCommand(e env) *cli.Command {
 				}
 			})
 			for i, p := range pl.plans {
-				r := publishResult{Set: p.Set, Target: p.Target, Outcome: "unchanged", Plan: p}
-				if p.Image != nil {
-					r.Digest = p.Image.Digest
-				}
+				r := publishResult{Set: p.Set, Target: p.Target, Outcome: "unchanged", Plan: p, Digest: p.Digest}
 				if p.Changed() {
 					if err := errs[i]; err != nil {
 						g.logger.Error("target failed", "set", p.Set, "target", p.Target, "err", err)
 						pl.stale = append(pl.stale, staleTarget{set: p.Set, target: p.Target, err: err})
 						continue
 					}
-					r.Plan = applied[i]
+					r.Plan, r.Digest = applied[i], applied[i].Digest
 					r.Outcome = "published"
 					attrs := []any{"set", p.Set, "target", p.Target}
-					if r.Digest != "" { // images only
+					if r.Digest != "" { // targets with a content digest (images)
 						attrs = append(attrs, "digest", r.Digest)
 					}
 					g.logger.Info("published", attrs...)

@@ -19,31 +19,21 @@ func statusCommand(e env) *cli.Command {
 				return err
 			}
 			now := e.clock()
-			buckets := newBucketCache(openers(false), false)
-			defer buckets.close()
+			oo := g.openOptions(e)
+			defer oo.buckets.close()
 			var tls []*publish.Timeline
 			var stale []staleTarget
 			// status reads only the live document and state: the sources are not consulted.
 			for i := range g.cfg.Sets {
 				set := &g.cfg.Sets[i]
 				for _, tc := range set.Targets {
-					if isImageTarget(tc.URL) {
-						it, err := imageTarget(tc)
-						if err == nil {
-							var tl *publish.Timeline
-							if tl, err = publish.ReadImageTimeline(c.Context, it, set, now); err == nil {
-								tls = append(tls, tl)
-								continue
-							}
-						}
-						stale = append(stale, staleTarget{set: set.Name, target: tc.URL, err: err})
-						continue
+					if _, err := checkTarget(tc.URL); err != nil {
+						return usagef("set %q: %v", set.Name, err)
 					}
-					t, err := openTarget(c.Context, buckets, tc, false)
+					d, err := openTarget(c.Context, oo, tc, set)
 					if err == nil {
 						var tl *publish.Timeline
-						tl, err = publish.ReadTimeline(c.Context, t, set, now)
-						if err == nil {
+						if tl, err = publish.ReadTimeline(c.Context, d, set, now); err == nil {
 							tls = append(tls, tl)
 							continue
 						}

@@ -14,58 +14,130 @@ import (
 
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/azureblob"
-	"gocloud.dev/blob/fileblob"
 	"gocloud.dev/blob/gcsblob"
 	"gocloud.dev/blob/s3blob"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/target"
+	targetblob "github.com/jwkspub/jwkspub/publish/target/blob"
+	"github.com/jwkspub/jwkspub/publish/target/file"
 )
 
-// openers is the one place target URL schemes are bound to gocloud.dev drivers. It is an
-// explicit mux, not blob.DefaultURLMux filled by blank imports: what the binary can write to
-// is read here. Cloud drivers register here when they land.
-// write is false for commands that only read (diff, status, publish --dry-run): they must not
-// even create a directory.
-func openers(write bool) *blob.URLMux {
+// schemes is the one place target URL schemes are bound to target implementations: an
+// explicit mux, so what the binary can write to is read here. Each entry checks a URL's shape
+// (a usage error, before anything is read) and opens the target of one set.
+var schemes = map[string]scheme{
+	"file":   {check: checkFileURL, open: openFile},
+	"s3":     {check: checkBlobURL, open: openBlob},
+	"gs":     {check: checkBlobURL, open: openBlob},
+	"azblob": {check: checkBlobURL, open: openBlob},
+	"oci":    {check: checkImageURL, open: openImage},
+}
+
+type scheme struct {
+	// check parses the URL without contacting anything and returns the identity of what it
+	// names: two sets at one identity would overwrite each other.
+	check func(raw string) (identity string, err error)
+	open  func(ctx context.Context, o openOptions, tc publish.TargetConfig, set *publish.SetConfig) (target.Target, error)
+}
+
+// openOptions returns what opening this run's targets needs.
+func (g *globals) openOptions(e env) openOptions {
+	return openOptions{buckets: newBucketCache(bucketOpeners()), onWrite: crashHook(e.lookup), logger: g.logger}
+}
+
+// openOptions is what opening targets needs from the run: the bucket cache, and the hook the
+// crash tests set.
+type openOptions struct {
+	buckets *bucketCache
+	onWrite func(point string)
+	logger  *slog.Logger
+}
+
+// schemeOf returns the mux entry for a target URL.
+func schemeOf(raw string) (scheme, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return scheme{}, fmt.Errorf("%q is not a URL: %w", raw, err)
+	}
+	s, ok := schemes[u.Scheme]
+	if !ok {
+		return scheme{}, fmt.Errorf("target %s: unknown scheme %q (one of %s)", raw, u.Scheme, strings.Join(publish.TargetSchemes, ", "))
+	}
+	return s, nil
+}
+
+// checkTarget checks a target URL's shape and returns its identity.
+func checkTarget(raw string) (string, error) {
+	s, err := schemeOf(raw)
+	if err != nil {
+		return "", err
+	}
+	return s.check(raw)
+}
+
+// openTarget opens one configured target of set.
+func openTarget(ctx context.Context, o openOptions, tc publish.TargetConfig, set *publish.SetConfig) (publish.Destination, error) {
+	s, err := schemeOf(tc.URL)
+	if err != nil {
+		return publish.Destination{}, err
+	}
+	t, err := s.open(ctx, o, tc, set)
+	if err != nil {
+		return publish.Destination{}, err
+	}
+	return publish.Destination{URL: tc.URL, Target: t, PublicURL: tc.PublicURL}, nil
+}
+
+func checkFileURL(raw string) (string, error) {
+	dir, name, _, err := file.ParseURL(raw)
+	if err != nil {
+		return "", err
+	}
+	return "file://" + filepath.Join(dir, name), nil
+}
+
+// openFile opens a directory target. The set's output.gzip adds the .gz sibling.
+func openFile(_ context.Context, o openOptions, tc publish.TargetConfig, set *publish.SetConfig) (target.Target, error) {
+	dir, name, mode, err := file.ParseURL(tc.URL)
+	if err != nil {
+		return nil, err
+	}
+	return file.New(dir, name, file.Options{Mode: mode, Gzip: set.Output.Gzip, Logger: o.logger, OnWrite: o.onWrite})
+}
+
+func checkBlobURL(raw string) (string, error) {
+	if _, _, err := targetblob.ParseURL(raw); err != nil {
+		return "", err
+	}
+	return raw, nil
+}
+
+// openBlob opens an object-store target. The stores take credentials from each cloud's
+// standard chain: AWS environment, shared profile and web identity;
+// GOOGLE_APPLICATION_CREDENTIALS and workload identity (STORAGE_EMULATOR_HOST for an
+// emulator); Azure environment, connection string and managed identity.
+func openBlob(ctx context.Context, o openOptions, tc publish.TargetConfig, _ *publish.SetConfig) (target.Target, error) {
+	bucketURL, key, err := targetblob.ParseURL(tc.URL)
+	if err != nil {
+		return nil, err
+	}
+	b, err := o.buckets.get(ctx, bucketURL)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: opening: %w", tc.URL, err)
+	}
+	return targetblob.New(tc.URL, b, key, targetblob.Options{PublicRead: tc.PublicRead, OnWrite: o.onWrite, Logger: o.logger})
+}
+
+// bucketOpeners binds the object-store schemes to gocloud.dev drivers. s3blob's URLOpener
+// reads the AWS chain itself; gcsblob and azureblob keep their credential-chain openers
+// unexported, registered in gocloud's default mux, so their schemes are delegated there.
+func bucketOpeners() *blob.URLMux {
 	mux := new(blob.URLMux)
-	// CreateDir: the first publication makes the directory. NoTempDir: the temporary file
-	// sits beside the document, so the final rename is atomic (never across file systems).
-	mux.RegisterBucket(fileblob.Scheme, &fileblob.URLOpener{Options: fileblob.Options{CreateDir: write, NoTempDir: true}})
-	// The object stores take credentials from each cloud's standard chain: AWS environment,
-	// shared profile and web identity; GOOGLE_APPLICATION_CREDENTIALS and workload identity
-	// (STORAGE_EMULATOR_HOST for an emulator); Azure environment, connection string and
-	// managed identity. s3blob's URLOpener does this itself; gcsblob and azureblob keep their
-	// credential-chain openers unexported, registered in gocloud's default mux, so their
-	// schemes are delegated there.
 	mux.RegisterBucket(s3blob.Scheme, &s3blob.URLOpener{})
 	mux.RegisterBucket(gcsblob.Scheme, defaultOpener{})
 	mux.RegisterBucket(azureblob.Scheme, defaultOpener{})
 	return mux
-}
-
-// openTarget opens the bucket of one configured target. A directory that does not exist yet
-// is, for a read-only command, a target with nothing published (a nil Bucket).
-func openTarget(ctx context.Context, buckets *bucketCache, tc publish.TargetConfig, write bool) (*publish.Target, error) {
-	mux := buckets.mux
-	loc, err := publish.SplitTarget(tc.URL)
-	if err != nil {
-		return nil, err
-	}
-	if !mux.ValidBucketScheme(loc.Scheme) {
-		return nil, fmt.Errorf("target %s: this jwkspub cannot write %s:// targets yet (it writes %s)", tc.URL, loc.Scheme, strings.Join(mux.BucketSchemes(), ", "))
-	}
-	b, err := buckets.get(ctx, loc.BucketURL)
-	if err != nil && !write && loc.Scheme == "file" {
-		if u, perr := url.Parse(loc.BucketURL); perr == nil {
-			if _, serr := os.Stat(u.Path); errors.Is(serr, fs.ErrNotExist) {
-				return &publish.Target{Location: loc, PublicURL: tc.PublicURL}, nil
-			}
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("target %s: opening: %w", tc.URL, err)
-	}
-	return &publish.Target{Location: loc, Bucket: b, PublicURL: tc.PublicURL, PublicRead: tc.PublicRead}, nil
 }
 
 // defaultOpener opens a URL through gocloud's default mux, where the gcsblob and azureblob
@@ -106,26 +178,23 @@ func (p *planned) close() {
 // planAll builds every set, then plans it at each of its targets (or against a public URL).
 // A set that fails to build stops everything (nothing is published after any source or policy
 // error); a target that cannot be opened or read is recorded as stale and the others go on.
-func planAll(c context.Context, g *globals, e env, against string, now time.Time, write bool) (*planned, error) {
+func planAll(c context.Context, g *globals, e env, against string, now time.Time) (*planned, error) {
 	out := &planned{}
 	rec := recordOf(c)
 	if rec != nil {
 		rec.planned = out
 	}
-	mux := openers(write)
 	if against != "" && len(g.cfg.Sets) != 1 {
 		return nil, usagef("--against compares one set with one URL; choose the set with --set")
 	}
 	seen := map[string]string{}
 	for _, set := range g.cfg.Sets {
 		for _, tc := range set.Targets {
-			// Two sets at one target would overwrite each other's document and state.
-			key := tc.URL
-			if isImageTarget(tc.URL) {
-				// One tag is one target, whatever base or platform each URL names.
-				if loc, err := publish.ParseImageTarget(tc.URL); err == nil {
-					key = loc.Tag.Name()
-				}
+			// Two sets at one target would overwrite each other's document and state. A URL
+			// that cannot be a target is a usage error, before anything is read.
+			key, err := checkTarget(tc.URL)
+			if err != nil {
+				return nil, usagef("set %q: %v", set.Name, err)
 			}
 			if other, ok := seen[key]; ok && against == "" {
 				return nil, usagef("sets %q and %q both publish to %s: give each set its own target", other, set.Name, tc.URL)
@@ -169,21 +238,13 @@ func planAll(c context.Context, g *globals, e env, against string, now time.Time
 	}
 	// Reading what is live is network-bound: plan the targets in parallel, bounded, and keep
 	// the results in configuration order so output and exit codes do not depend on timing.
-	buckets := newBucketCache(mux, write)
-	out.closes = append(out.closes, buckets.close)
+	oo := g.openOptions(e)
+	out.closes = append(out.closes, oo.buckets.close)
 	inParallel(len(jobs), func(i int) {
 		j := &jobs[i]
-		if isImageTarget(j.tc.URL) {
-			it, err := imageTarget(j.tc)
-			if err == nil {
-				j.plan, err = publish.PlanImage(c, it, j.opts)
-			}
-			j.err = err
-			return
-		}
-		t, err := openTarget(c, buckets, j.tc, write)
+		d, err := openTarget(c, oo, j.tc, j.opts.Set)
 		if err == nil {
-			j.plan, err = publish.PlanTarget(c, t, j.opts)
+			j.plan, err = publish.PlanTarget(c, d, j.opts)
 		}
 		j.err = err
 	})
@@ -234,9 +295,8 @@ func inParallel(n int, f func(i int)) {
 // bucketCache opens each bucket URL once per run: many sets commonly share one bucket, and an
 // object-store client is costly to make (credential chain, connection pool).
 type bucketCache struct {
-	mux   *blob.URLMux
-	write bool
-	mu    sync.Mutex
+	mux *blob.URLMux
+	mu     sync.Mutex
 	open  map[string]*bucketEntry
 }
 
@@ -246,8 +306,8 @@ type bucketEntry struct {
 	err  error
 }
 
-func newBucketCache(mux *blob.URLMux, write bool) *bucketCache {
-	return &bucketCache{mux: mux, write: write, open: map[string]*bucketEntry{}}
+func newBucketCache(mux *blob.URLMux) *bucketCache {
+	return &bucketCache{mux: mux, open: map[string]*bucketEntry{}}
 }
 
 // get opens bucketURL, or returns the bucket opened for it before.

@@ -81,6 +81,9 @@ type Names struct {
 	Discovery string
 	// State is the state object.
 	State string
+	// WellKnown is true when the JWKS sits in a directory named .well-known, where an OIDC
+	// issuer's discovery document must be.
+	WellKnown bool
 }
 
 // Suffixes and names of the objects beside a JWKS.
@@ -101,6 +104,7 @@ func NamesFor(jwks string, gzip bool) Names {
 	if gzip {
 		n.Gzip = jwks + GzipSuffix
 	}
+	n.WellKnown = path.Base(path.Dir(jwks)) == ".well-known"
 	return n
 }
 
