@@ -10,7 +10,7 @@ FUZZ_TARGETS = ./sources:FuzzParsePEM ./sources:FuzzParseJWK ./sources:FuzzParse
 FUZZ_TARGETS += ./sources:FuzzParseKVSpec ./sources:FuzzParseJWKStream
 FUZZ_TARGETS += ./publish:FuzzWriteMetrics
 FUZZ_TARGETS += ./publish:FuzzCheckPublicOnly ./publish:FuzzVerify
-FUZZ_TARGETS += ./publish:FuzzUnescapeMetadata ./sources:FuzzParse
+FUZZ_TARGETS += ./publish/target/blob:FuzzUnescapeMetadata ./sources:FuzzParse
 FUZZ_TARGETS += ./publish:FuzzCacheControl
 # Release builds leave out the Cloud Storage client's gRPC transport (xDS, Envoy protos): gs://
 # targets use its JSON API, and the gRPC modules cost 19 MB of binary and 12 MB of resident

@@ -17,7 +17,7 @@ import (
 
 // rotated publishes {k1} at t0 and {k1,k2} at t0+1h, so k1 is superseded at t0+1h. With
 // max-age 60s and max_token_lifetime 24h, k1 is removable from t0+1h+60s+24h.
-func rotated(t *testing.T, cfg *SetConfig) *Target {
+func rotated(t *testing.T, cfg *SetConfig) Destination {
 	t.Helper()
 	tg := fileTarget(t, t.TempDir())
 	if _, err := publishAt(t, tg, cfg, rotKeys(t, 1), t0, GuardOptions{}); err != nil {
@@ -100,7 +100,7 @@ func TestGuardRules(t *testing.T) {
 			tg := rotated(t, cfg)
 			var logs bytes.Buffer
 			tt.guard.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-			before, _ := os.ReadFile(filepath.Join(strings.TrimPrefix(tg.BucketURL, "file://"), "jwks.json"))
+			before, _ := os.ReadFile(strings.TrimPrefix(tg.URL, "file://"))
 			_, err := publishAt(t, tg, cfg, tt.keys(t), tt.now, tt.guard)
 			var ge *GuardError
 			if len(tt.rules) == 0 {
@@ -125,7 +125,7 @@ func TestGuardRules(t *testing.T) {
 			if !slices.Equal(got, tt.rules) {
 				t.Errorf("rules = %v, want %v\n%v", got, tt.rules, err)
 			}
-			after, _ := os.ReadFile(filepath.Join(strings.TrimPrefix(tg.BucketURL, "file://"), "jwks.json"))
+			after, _ := os.ReadFile(strings.TrimPrefix(tg.URL, "file://"))
 			if !bytes.Equal(before, after) {
 				t.Error("a refused publication changed the document")
 			}

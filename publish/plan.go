@@ -114,7 +114,9 @@ type PlanOptions struct {
 type Object = target.Object
 
 // desiredObjects encodes everything that should be stored beside the set, except the state,
-// by name: the JWKS, its .gz sibling where the target serves one, and the discovery document
+// by name: the JWKS, its .gz sibling when output.gzip is on where the target has one (a
+// directory for nginx's gzip_static; without output.gzip a stale one is deleted), and the
+// discovery document
 // when the set has an issuer.
 func desiredObjects(o PlanOptions, names target.Names, raw, publicURL string) (map[string]*Object, error) {
 	doc, err := Encode(o.Keys, o.Set.Output.Pretty)
@@ -130,7 +132,7 @@ func desiredObjects(o PlanOptions, names target.Names, raw, publicURL string) (m
 	}
 	meta := map[string]string{target.MetaVersion: o.Version}
 	out := map[string]*Object{names.JWKS: {Name: names.JWKS, Body: doc, CacheControl: cc, ContentType: ct, Metadata: meta}}
-	if names.Gzip != "" {
+	if names.Gzip != "" && o.Set.Output.Gzip {
 		out[names.Gzip] = &Object{Name: names.Gzip, Body: gzipBytes(doc), CacheControl: cc, ContentType: ct, ContentEncoding: "gzip", Metadata: meta}
 	}
 	if o.Set.Issuer != "" && raw != "" {

@@ -22,7 +22,7 @@ func TestPublicRead(t *testing.T) {
 		s := stores(t)[1]
 		for _, public := range []bool{false, true} {
 			tg, name := freshTarget(t, s)
-			tg.PublicRead = public
+			tg.setPublicRead(t, public)
 			if _, err := publishTo(ctx, tg, publishtest.Keys(t, 1), t0, nil); err != nil {
 				t.Fatal(err)
 			}
@@ -59,7 +59,7 @@ func TestPublicRead(t *testing.T) {
 				return false
 			})
 			tg := proxiedTarget(t, px, bucket)
-			tg.PublicRead = public
+			tg.setPublicRead(t, public)
 			if _, err := publishTo(ctx, tg, publishtest.Keys(t, 1), t0, nil); err != nil {
 				t.Fatal(err)
 			}

@@ -82,7 +82,7 @@ func (p *storeProxy) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // proxiedTarget is the same bucket as tg, reached through the proxy.
-func proxiedTarget(t *testing.T, p *storeProxy, bucket string) *publish.Target {
+func proxiedTarget(t *testing.T, p *storeProxy, bucket string) *storeTarget {
 	t.Helper()
 	return openTarget(t, s3URL(p.srv.URL, bucket))
 }
@@ -166,7 +166,7 @@ func TestS3Faults(t *testing.T) {
 			if err == nil {
 				t.Fatal("publish through the faulty store succeeded")
 			}
-			if !strings.Contains(err.Error(), "target "+tg.Raw) {
+			if !strings.Contains(err.Error(), "target "+tg.URL) {
 				t.Errorf("error does not name the target: %v", err)
 			}
 			t.Logf("after %v: %v", time.Since(start).Round(time.Millisecond), err)

@@ -29,6 +29,8 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/publishtest"
+	"github.com/jwkspub/jwkspub/publish/target"
+	targetblob "github.com/jwkspub/jwkspub/publish/target/blob"
 )
 
 // jwksKey is where every store test publishes: an OIDC-style path inside the bucket.
@@ -143,7 +145,7 @@ func openURL(ctx context.Context, raw string) (*blob.Bucket, error) {
 }
 
 // freshTarget creates a new bucket in s and returns a target publishing to jwksKey in it.
-func freshTarget(t testing.TB, s store) (*publish.Target, string) {
+func freshTarget(t testing.TB, s store) (*storeTarget, string) {
 	t.Helper()
 	ctx := context.Background()
 	var rnd [6]byte
@@ -156,19 +158,39 @@ func freshTarget(t testing.TB, s store) (*publish.Target, string) {
 	return tg, name
 }
 
-// openTarget opens a target URL (bucket URL with the key as its path).
-func openTarget(t testing.TB, raw string) *publish.Target {
+// storeTarget is an object-store target together with its bucket, which the tests read and
+// write behind the publisher's back.
+type storeTarget struct {
+	publish.Destination
+	Bucket *blob.Bucket
+	key    string
+}
+
+// setPublicRead reopens the target with public_read on or off.
+func (s *storeTarget) setPublicRead(t testing.TB, v bool) {
 	t.Helper()
-	loc, err := publish.SplitTarget(raw)
+	bt, err := targetblob.New(s.URL, s.Bucket, s.key, targetblob.Options{PublicRead: v})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := openURL(context.Background(), loc.BucketURL)
+	s.Target = bt
+}
+
+// openTarget opens a target URL (bucket URL with the key as its path).
+func openTarget(t testing.TB, raw string) *storeTarget {
+	t.Helper()
+	bucketURL, key, err := targetblob.ParseURL(raw)
 	if err != nil {
-		t.Fatalf("opening %s: %v", loc.BucketURL, err)
+		t.Fatal(err)
+	}
+	b, err := openURL(context.Background(), bucketURL)
+	if err != nil {
+		t.Fatalf("opening %s: %v", bucketURL, err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return &publish.Target{Location: loc, Bucket: b}
+	tg := &storeTarget{Destination: publish.Destination{URL: raw}, Bucket: b, key: key}
+	tg.setPublicRead(t, false)
+	return tg
 }
 
 func setConfig() *publish.SetConfig {
@@ -177,8 +199,8 @@ func setConfig() *publish.SetConfig {
 }
 
 // publishTo plans, guards and publishes like `jwkspub publish`.
-func publishTo(ctx context.Context, tg *publish.Target, keys *publish.Set, now time.Time, hook func(*publish.Plan, int)) (*publish.Plan, error) {
-	p, err := publish.PlanTarget(ctx, tg, publish.PlanOptions{Set: setConfig(), Keys: keys, Now: now, Version: "test"})
+func publishTo(ctx context.Context, tg *storeTarget, keys *publish.Set, now time.Time, hook func(*publish.Plan, int)) (*publish.Plan, error) {
+	p, err := publish.PlanTarget(ctx, tg.Destination, publish.PlanOptions{Set: setConfig(), Keys: keys, Now: now, Version: "test"})
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +214,7 @@ func publishTo(ctx context.Context, tg *publish.Target, keys *publish.Set, now t
 }
 
 // liveDoc reads the JWKS and its attributes straight from the bucket.
-func liveDoc(t *testing.T, tg *publish.Target) ([]byte, *blob.Attributes) {
+func liveDoc(t *testing.T, tg *storeTarget) ([]byte, *blob.Attributes) {
 	t.Helper()
 	ctx := context.Background()
 	a, err := tg.Bucket.Attributes(ctx, jwksKey)
@@ -216,7 +238,7 @@ func encoded(t *testing.T, keys *publish.Set) []byte {
 }
 
 // compete writes body at the JWKS key behind the publisher's back, unconditionally.
-func compete(t *testing.T, tg *publish.Target, body []byte, cacheControl string) {
+func compete(t *testing.T, tg *storeTarget, body []byte, cacheControl string) {
 	t.Helper()
 	err := tg.Bucket.Upload(context.Background(), jwksKey, bytes.NewReader(body),
 		&blob.WriterOptions{ContentType: "application/json", CacheControl: cacheControl})
@@ -258,10 +280,10 @@ func testLifecycle(t *testing.T, s store) {
 		t.Fatalf("published %s, want %s", body, want)
 	}
 	sum := sha256.Sum256(want)
-	if a.CacheControl != "public, max-age=60" || a.ContentType != "application/json" || a.Metadata[publish.MetaSHA256] != hex.EncodeToString(sum[:]) {
+	if a.CacheControl != "public, max-age=60" || a.ContentType != "application/json" || a.Metadata[target.MetaSHA256] != hex.EncodeToString(sum[:]) {
 		t.Errorf("attributes: Cache-Control %q, Content-Type %q, metadata %v", a.CacheControl, a.ContentType, a.Metadata)
 	}
-	if _, err := tg.Bucket.Attributes(ctx, jwksKey+publish.StateSuffix); err != nil {
+	if _, err := tg.Bucket.Attributes(ctx, jwksKey+target.StateSuffix); err != nil {
 		t.Errorf("state object: %v", err)
 	}
 
@@ -325,7 +347,7 @@ func testDryRun(t *testing.T, s store) {
 	ctx := context.Background()
 	tg, _ := freshTarget(t, s)
 	opts := publish.PlanOptions{Set: setConfig(), Keys: publishtest.Keys(t, 1), Now: t0, Version: "test"}
-	p, err := publish.PlanTarget(ctx, tg, opts)
+	p, err := publish.PlanTarget(ctx, tg.Destination, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +363,7 @@ func testDryRun(t *testing.T, s store) {
 	}
 	_, before := liveDoc(t, tg)
 	opts.Keys, opts.Now = publishtest.Keys(t, 1, 2), t0.Add(time.Hour)
-	if p, err = publish.PlanTarget(ctx, tg, opts); err != nil || !p.Changed() {
+	if p, err = publish.PlanTarget(ctx, tg.Destination, opts); err != nil || !p.Changed() {
 		t.Fatalf("rotation plan: %v %v", p, err)
 	}
 	body, after := liveDoc(t, tg)
@@ -397,7 +419,7 @@ func testLostTwice(t *testing.T, s store) {
 		theirs = append(encoded(t, publishtest.Keys(t, 1)), bytes.Repeat([]byte{'\n'}, attempt)...)
 		compete(t, tg, theirs, fmt.Sprintf("public, max-age=%d", attempt))
 	})
-	if !errors.Is(err, publish.ErrConflict) {
+	if !errors.Is(err, target.ErrConflict) {
 		t.Fatalf("got %v, want ErrConflict", err)
 	}
 	body, a := liveDoc(t, tg)
@@ -435,9 +457,9 @@ func TestStoreConformance(t *testing.T) {
 	for _, s := range stores(t) {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
-			publishtest.TargetConformance(t, func(t *testing.T) *publish.Target {
+			publishtest.TargetConformance(t, func(t *testing.T) publish.Destination {
 				tg, _ := freshTarget(t, s)
-				return tg
+				return tg.Destination
 			})
 		})
 	}
