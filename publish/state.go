@@ -179,11 +179,6 @@ func NextState(old *State, live []LiveKey, set *Set, now time.Time) *State {
 			fresh = append(fresh, k.KID)
 		case next.Keys[i].Source == "live" && src != "":
 			next.Keys[i].Source = src // adopted; now we know where it comes from
-			if adopted[k.KID] {
-				fresh = append(fresh, k.KID)
-			}
-		case adopted[k.KID]:
-			fresh = append(fresh, k.KID)
 		}
 	}
 	for i := range next.Keys {
@@ -192,7 +187,7 @@ func NextState(old *State, live []LiveKey, set *Set, now time.Time) *State {
 			k.Retired = &now
 		}
 	}
-	supersede(next, set, fresh, now)
+	supersede(next, set, fresh, adopted, now)
 	slices.SortFunc(next.Keys, func(a, b StateKey) int { return strings.Compare(a.KID, b.KID) })
 	return next
 }
@@ -201,12 +196,13 @@ func NextState(old *State, live []LiveKey, set *Set, now time.Time) *State {
 // Newer is the source's own order (JWK.Order: the Transit or KV version, the file order) when
 // both keys have one, so that versions first published together are ordered too; the key is
 // then superseded from when both were published. Without an order, a key first published now
-// supersedes the same source's keys published before.
-func supersede(st *State, set *Set, fresh []string, now time.Time) {
+// supersedes the same source's keys published before. An adopted key (live, but new to the
+// state) ranks between: newer than the keys the state knew, older than keys new to the document.
+func supersede(st *State, set *Set, fresh []string, adopted map[string]bool, now time.Time) {
 	type member struct {
 		sk    *StateKey
 		order int
-		fresh bool
+		rank  int // 0 known before, 1 adopted from the live document, 2 new to the document
 	}
 	isFresh := make(map[string]bool, len(fresh))
 	for _, kid := range fresh {
@@ -223,7 +219,14 @@ func supersede(st *State, set *Set, fresh []string, now time.Time) {
 			continue
 		}
 		sk := &st.Keys[i]
-		bySource[sk.Source] = append(bySource[sk.Source], member{sk, k.Order, isFresh[k.KID]})
+		m := member{sk: sk, order: k.Order}
+		switch {
+		case isFresh[k.KID]:
+			m.rank = 2
+		case adopted[k.KID]:
+			m.rank = 1
+		}
+		bySource[sk.Source] = append(bySource[sk.Source], m)
 	}
 	mark := func(m member, t time.Time) {
 		if m.sk.Superseded == nil || t.Before(*m.sk.Superseded) {
@@ -231,10 +234,13 @@ func supersede(st *State, set *Set, fresh []string, now time.Time) {
 		}
 	}
 	for _, ms := range bySource {
-		var anyFresh, freshUnordered bool
+		// topRank is the newest rank among the keys; topUnordered among keys without order.
+		topRank, topUnordered := 0, 0
 		for _, m := range ms {
-			anyFresh = anyFresh || m.fresh
-			freshUnordered = freshUnordered || m.fresh && m.order == 0
+			topRank = max(topRank, m.rank)
+			if m.order == 0 {
+				topUnordered = max(topUnordered, m.rank)
+			}
 		}
 		// Ordered keys, newest first; minHigher is the earliest first publication among the
 		// keys of a strictly higher order seen so far.
@@ -252,7 +258,7 @@ func supersede(st *State, set *Set, fresh []string, now time.Time) {
 				if minHigher != nil {
 					mark(a, maxTime(a.sk.FirstPublished, *minHigher))
 				}
-				if freshUnordered && !a.fresh {
+				if topUnordered > a.rank {
 					mark(a, now)
 				}
 			}
@@ -265,7 +271,7 @@ func supersede(st *State, set *Set, fresh []string, now time.Time) {
 			i = j
 		}
 		for _, a := range ms {
-			if a.order == 0 && a.sk.Superseded == nil && anyFresh && !a.fresh {
+			if a.order == 0 && a.sk.Superseded == nil && topRank > a.rank {
 				mark(a, now)
 			}
 		}

@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,7 +23,7 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func fileTarget(t testing.TB, dir string) Destination {
 	t.Helper()
 	wk := filepath.Join(dir, ".well-known")
-	ft, err := file.New(wk, "jwks.json", file.Options{Gzip: true})
+	ft, err := file.New(wk, "jwks.json", file.Options{Gzip: true, CreateDir: true})
 	if err != nil {
 		t.Fatal(err)
 	}

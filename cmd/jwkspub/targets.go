@@ -103,7 +103,7 @@ func openFile(_ context.Context, o openOptions, tc publish.TargetConfig, set *pu
 	if err != nil {
 		return nil, err
 	}
-	return file.New(dir, name, file.Options{Mode: mode, Gzip: set.Output.Gzip, Logger: o.logger, OnWrite: o.onWrite})
+	return file.New(dir, name, file.Options{Mode: mode, Gzip: true, CreateDir: true, Logger: o.logger, OnWrite: o.onWrite})
 }
 
 func checkBlobURL(raw string) (string, error) {

@@ -114,6 +114,7 @@ func New(dir, jwksName string, o Options) (*Target, error) {
 		return nil, fmt.Errorf("file target %s: %w", dir, err)
 	}
 	names := target.NamesFor(jwksName, o.Gzip)
+	names.WellKnown = path.Base(path.Clean(dir)) == ".well-known"
 	if err := checkName(jwksName); err != nil {
 		return nil, fmt.Errorf("file target %s: the document's name: %w", dir, err)
 	}
