@@ -11,7 +11,8 @@
 //     served has changed. After each rename or delete the directory is fsynced, so the order
 //     the caller gave (the JWKS before the state) holds across a power loss too.
 //   - A crash at any point leaves a directory Read accepts: each object the old or the new
-//     version, at most some temporary files, which the next Write removes. There are no
+//     version, at most some temporary files (".<name>.jwkspub-<16 hex digits>.tmp", hidden
+//     dot files a web server should not serve), which the next Write removes. There are no
 //     sidecar files: headers are the web server's configuration (Snapshot.Attributes is
 //     false), so nothing can be left half-written beside a document.
 //   - Write is conditional. It takes an exclusive flock on the directory, re-reads the set and

@@ -42,8 +42,10 @@ func (t *Target) Read(ctx context.Context) (*target.Snapshot, error) {
 	return t.readLocked(ctx, fd)
 }
 
-// Write stores objs in order if the directory still holds base's revision, else wraps
-// target.ErrConflict having written nothing. See the package documentation for how.
+// Write stores objs in order if the directory still holds base's revision (a nil base: if
+// nothing is there), else wraps target.ErrConflict having written nothing. Objects must be
+// the set's (Names): another name would be invisible to Read and its revision. See the
+// package documentation for how.
 func (t *Target) Write(ctx context.Context, base *target.Snapshot, objs []target.Object) (err error) {
 	if err := t.checkObjects(objs); err != nil {
 		return err

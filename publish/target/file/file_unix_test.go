@@ -937,3 +937,73 @@ func TestNoSpace(t *testing.T) {
 	}
 	checkDisk(t, dir, want(crashOld(names)))
 }
+
+// TestCancel: a cancellation while temporary files are written abandons the write with
+// nothing replaced; once renaming has begun the publication completes rather than stop half
+// done on purpose.
+func TestCancel(t *testing.T) {
+	for _, tc := range []struct {
+		at       string
+		complete bool
+	}{
+		{"temp " + jwks, false},
+		{"temp openid-configuration", false},
+		{"rename " + jwks, true},
+		{"dirsync", true},
+	} {
+		t.Run(tc.at, func(t *testing.T) {
+			dir := t.TempDir()
+			tg := newTarget(t, dir, Options{Gzip: true})
+			names := tg.Names()
+			if err := tg.Write(context.Background(), nil, objects(names, "old")); err != nil {
+				t.Fatal(err)
+			}
+			s, err := tg.Read(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			tg.onWrite = func(p string) {
+				if p == tc.at {
+					cancel()
+				}
+			}
+			err = tg.Write(ctx, s, objects(names, "new"))
+			if tc.complete {
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkDisk(t, dir, want(objects(names, "new")))
+				return
+			}
+			if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "nothing was replaced") {
+				t.Errorf("err = %v", err)
+			}
+			checkDisk(t, dir, want(objects(names, "old")))
+		})
+	}
+}
+
+// BenchmarkWrite is one publication of the four objects, a 16 KiB JWKS, on the file system
+// of the test's temporary directory, with its fsyncs.
+func BenchmarkWrite(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	tg, err := New(dir, jwks, Options{Gzip: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	objs := objects(tg.Names(), "v")
+	objs[0].Body = bytes.Repeat([]byte("k"), 16<<10)
+	for i := 0; b.Loop(); i++ {
+		s, err := tg.Read(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		objs[3].Body = strconv.AppendInt(nil, int64(i), 10)
+		if err := tg.Write(ctx, s, objs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
