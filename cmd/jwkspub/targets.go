@@ -295,9 +295,9 @@ func inParallel(n int, f func(i int)) {
 // bucketCache opens each bucket URL once per run: many sets commonly share one bucket, and an
 // object-store client is costly to make (credential chain, connection pool).
 type bucketCache struct {
-	mux *blob.URLMux
-	mu     sync.Mutex
-	open  map[string]*bucketEntry
+	mux  *blob.URLMux
+	mu   sync.Mutex
+	open map[string]*bucketEntry
 }
 
 type bucketEntry struct {

@@ -31,6 +31,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish/publishtest"
 	"github.com/jwkspub/jwkspub/publish/target"
 	targetblob "github.com/jwkspub/jwkspub/publish/target/blob"
+	"github.com/jwkspub/jwkspub/publish/target/targettest"
 )
 
 // jwksKey is where every store test publishes: an OIDC-style path inside the bucket.
@@ -433,7 +434,7 @@ func testLostTwice(t *testing.T, s store) {
 func testFirstCreateRace(t *testing.T, s store) {
 	ctx := context.Background()
 	tg, _ := freshTarget(t, s)
-	other := &publish.Target{Location: tg.Location, Bucket: tg.Bucket}
+	other := openTarget(t, tg.URL)
 	_, err := publishTo(ctx, tg, publishtest.Keys(t, 2), t0, func(p *publish.Plan, attempt int) {
 		if attempt == 1 {
 			if _, err := publishTo(ctx, other, publishtest.Keys(t, 1), t0, nil); err != nil {
@@ -451,15 +452,34 @@ func testFirstCreateRace(t *testing.T, s store) {
 	}
 }
 
-// TestStoreConformance runs the target conformance suite every driver passes (fileblob and
-// memblob run it in the unit tests) against the three real stores.
+// TestStoreConformance runs the two suites every target passes (the directory target runs them
+// in its unit tests, the image target against the registry) against the three real stores.
 func TestStoreConformance(t *testing.T) {
 	for _, s := range stores(t) {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
-			publishtest.TargetConformance(t, func(t *testing.T) publish.Destination {
-				tg, _ := freshTarget(t, s)
-				return tg.Destination
+			t.Run("publication", func(t *testing.T) {
+				publishtest.TargetConformance(t, func(t *testing.T) publish.Destination {
+					tg, _ := freshTarget(t, s)
+					return tg.Destination
+				})
+			})
+			// The target contract: revisions, conflicts, N racing publishers, writes stopped at
+			// every write point. Each handle is its own client, as separate publishers' are.
+			t.Run("contract", func(t *testing.T) {
+				targettest.Run(t, targettest.Harness{
+					Fresh: func(t *testing.T) func(onWrite func(point string)) target.Target {
+						_, name := freshTarget(t, s)
+						return func(onWrite func(point string)) target.Target {
+							tg := openTarget(t, s.targetURL(name))
+							bt, err := targetblob.New(tg.URL, tg.Bucket, tg.key, targetblob.Options{OnWrite: onWrite})
+							if err != nil {
+								t.Fatal(err)
+							}
+							return bt
+						}
+					},
+				})
 			})
 		})
 	}
