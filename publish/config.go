@@ -392,11 +392,10 @@ func ValidateTarget(raw string) error {
 			return fmt.Errorf("%q: use file:///absolute/dir/jwks.json", raw)
 		}
 	case "oci":
+		// The tag, base and platform are parsed by the image target (publish/target/oci),
+		// which the command asks before anything is read.
 		if u.Host == "" || !strings.Contains(u.Path, ":") {
 			return fmt.Errorf("%q: use oci://REGISTRY/REPO:TAG", raw)
-		}
-		if _, err := ParseImageTarget(raw); err != nil {
-			return err
 		}
 	default:
 		if u.Host == "" || strings.Trim(u.Path, "/") == "" {

@@ -5,13 +5,18 @@
 // the set as deterministic bytes and re-checks its own output for members that must never be
 // published. The configuration schema (Config) lives here too, because it describes sets.
 //
-// Publishing is plan, guard, apply. A Target is a *blob.Bucket (gocloud.dev) and the key of the
-// JWKS in it, from SplitTarget, the one place a target URL is split; the caller opens the
-// bucket, so this package links no cloud driver. PlanTarget reads what is live (the JWKS, the
-// discovery document, the .gz sibling and the state object, any of them absent) and computes
-// the Plan without writing. Guard applies the rotation rules to every plan at once, so one
-// refusal stops every target. Apply writes a plan's objects (JWKS first, state last) and reads
-// each back. The State object beside each JWKS records when each kid was first published,
-// superseded and retired; the guard and TimelineOf (jwkspub status) read only it and the live
-// document.
+// Publishing is plan, guard, apply, through one contract: a Destination holds a target.Target
+// (package target: Read with a revision, Write every object only if still at it) and the URL
+// it was configured as. The targets are packages of their own (target/file, target/blob,
+// target/oci); the caller opens them, so this package links no cloud SDK and no registry
+// client, and no code here branches on what kind of target it is. PlanTarget reads what is
+// live (the JWKS, the discovery document, the .gz sibling and the state object, any of them
+// absent) and computes the Plan without writing. Guard applies the rotation rules to every
+// plan at once, so one refusal stops every target. Apply hands the plan's objects to the
+// target in one Write (the JWKS first, the state last, so what verifiers need never lags what
+// the state says) and reads them back; Publish re-plans once, and re-runs the guard, when the
+// write lost a race. The State object beside each JWKS records when each kid was first
+// published, superseded and retired; NextState adopts live keys the state does not know (a run
+// that died between the document and the state) so a supersession is never lost. The guard
+// and TimelineOf (jwkspub status) read only the state and the live document.
 package publish

@@ -132,7 +132,7 @@ func desiredObjects(o PlanOptions, names target.Names, raw, publicURL string) (m
 	}
 	meta := map[string]string{target.MetaVersion: o.Version}
 	out := map[string]*Object{names.JWKS: {Name: names.JWKS, Body: doc, CacheControl: cc, ContentType: ct, Metadata: meta}}
-	if names.Gzip != "" && o.Set.Output.Gzip {
+	if names.Gzip != "" {
 		out[names.Gzip] = &Object{Name: names.Gzip, Body: gzipBytes(doc), CacheControl: cc, ContentType: ct, ContentEncoding: "gzip", Metadata: meta}
 	}
 	if o.Set.Issuer != "" && raw != "" {

@@ -20,10 +20,13 @@ import (
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // fileTarget opens a directory target the way cmd/jwkspub does, at dir/.well-known/jwks.json.
-func fileTarget(t testing.TB, dir string) Destination {
+func fileTarget(t testing.TB, dir string) Destination { return fileTargetGzip(t, dir, false) }
+
+// fileTargetGzip is fileTarget with output.gzip set to gz.
+func fileTargetGzip(t testing.TB, dir string, gz bool) Destination {
 	t.Helper()
 	wk := filepath.Join(dir, ".well-known")
-	ft, err := file.New(wk, "jwks.json", file.Options{Gzip: true, CreateDir: true})
+	ft, err := file.New(wk, "jwks.json", file.Options{Gzip: gz, CreateDir: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +73,7 @@ func publishAt(t *testing.T, tg Destination, cfg *SetConfig, keys *Set, now time
 
 func TestFirstPublishThenUnchanged(t *testing.T) {
 	dir := t.TempDir()
-	tg := fileTarget(t, dir)
+	tg := fileTargetGzip(t, dir, true)
 	cfg := testSet("prod")
 	cfg.Output.Gzip = true
 	keys := rotKeys(t, 1)
@@ -129,9 +132,14 @@ func TestFirstPublishThenUnchanged(t *testing.T) {
 	if p.Changed() {
 		t.Errorf("header change on a directory: %+v", p.Objects)
 	}
-	// Turning gzip off deletes the stale sibling rather than leaving it to be served.
+	// Turning gzip off deletes the stale sibling with the next document rather than leaving
+	// it to be served.
 	cfg.Output.Gzip = false
-	p, _ = PlanTarget(context.Background(), tg, PlanOptions{Set: cfg, Keys: keys, Now: t0.Add(time.Hour), Version: "test"})
+	plain, err := file.New(wk, "jwks.json", file.Options{CreateDir: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ = PlanTarget(context.Background(), Destination{URL: tg.URL, Target: plain}, PlanOptions{Set: cfg, Keys: rotKeys(t, 1, 2), Now: t0.Add(time.Hour), Version: "test"})
 	if err := Apply(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,7 @@ func openImage(_ context.Context, o openOptions, tc publish.TargetConfig, set *p
 			remote.WithAuthFromKeychain(authn.DefaultKeychain),
 			remote.WithUserAgent("jwkspub/" + version),
 		},
+		Locks:   o.locks,
 		Logger:  o.logger,
 		OnWrite: o.onWrite,
 	})

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
+	"log/slog"
 	"net/url"
+	"path/filepath"
 	"os"
 	"strings"
 	"sync"
@@ -21,6 +21,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish/target"
 	targetblob "github.com/jwkspub/jwkspub/publish/target/blob"
 	"github.com/jwkspub/jwkspub/publish/target/file"
+	"github.com/jwkspub/jwkspub/publish/target/oci"
 )
 
 // schemes is the one place target URL schemes are bound to target implementations: an
@@ -43,13 +44,16 @@ type scheme struct {
 
 // openOptions returns what opening this run's targets needs.
 func (g *globals) openOptions(e env) openOptions {
-	return openOptions{buckets: newBucketCache(bucketOpeners()), onWrite: crashHook(e.lookup), logger: g.logger}
+	return openOptions{buckets: newBucketCache(bucketOpeners()), locks: &oci.RepoLocks{}, onWrite: crashHook(e.lookup), logger: g.logger}
 }
 
 // openOptions is what opening targets needs from the run: the bucket cache, and the hook the
 // crash tests set.
 type openOptions struct {
 	buckets *bucketCache
+	// locks serialise image pushes to one repository: the registry fails a manifest while
+	// another target's blobs are in flight there.
+	locks   *oci.RepoLocks
 	onWrite func(point string)
 	logger  *slog.Logger
 }
@@ -103,7 +107,7 @@ func openFile(_ context.Context, o openOptions, tc publish.TargetConfig, set *pu
 	if err != nil {
 		return nil, err
 	}
-	return file.New(dir, name, file.Options{Mode: mode, Gzip: true, CreateDir: true, Logger: o.logger, OnWrite: o.onWrite})
+	return file.New(dir, name, file.Options{Mode: mode, Gzip: set.Output.Gzip, CreateDir: true, Logger: o.logger, OnWrite: o.onWrite})
 }
 
 func checkBlobURL(raw string) (string, error) {

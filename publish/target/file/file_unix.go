@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -135,7 +136,28 @@ func (t *Target) Write(ctx context.Context, base *target.Snapshot, objs []target
 		}
 		t.point("dirsync")
 	}
+	t.removeStaleGzip(fd, objs)
 	return nil
+}
+
+// removeStaleGzip deletes the .gz sibling of a JWKS just replaced when this target serves
+// none (output.gzip turned off): nginx's gzip_static would otherwise go on serving the old
+// document to every client that accepts gzip.
+func (t *Target) removeStaleGzip(fd int, objs []target.Object) {
+	if t.names.Gzip != "" || !slices.ContainsFunc(objs, func(o target.Object) bool { return o.Name == t.names.JWKS && !o.Delete }) {
+		return
+	}
+	gz := t.names.JWKS + target.GzipSuffix
+	var st unix.Stat_t
+	if err := unix.Fstatat(fd, gz, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return
+	}
+	if err := unlinkat(fd, gz); err != nil {
+		t.log.Warn("could not delete the stale .gz sibling; nginx may serve the old document compressed", "file", path.Join(t.dir, gz), "err", err)
+		return
+	}
+	_ = fsync(fd)
+	t.point("delete " + gz)
 }
 
 // compare is the precondition: the directory must still hold what the caller read.

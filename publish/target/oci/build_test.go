@@ -311,6 +311,7 @@ func TestNamesAreContextPaths(t *testing.T) {
 		Gzip:      "html/.well-known/jwks.json.gz",
 		Discovery: "html/.well-known/openid-configuration",
 		State:     "html/.well-known/jwks.json.state.json",
+		WellKnown: true,
 	}
 	if n != want {
 		t.Fatalf("names %+v, want %+v", n, want)

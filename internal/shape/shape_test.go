@@ -1,0 +1,94 @@
+// Package shape checks the layout's promises with `go list -deps`: which of jwkspub's packages
+// may link the network, the cloud SDKs and the registry client. A dependency that crosses a
+// line fails here, at the import that brought it, not in review.
+package shape
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/jwkspub/jwkspub/"
+
+// Families of packages, by import-path prefix.
+var (
+	cloudSDKs = []string{"github.com/aws/", "cloud.google.com/", "github.com/Azure/", "google.golang.org/api/", "gocloud.dev/"}
+	registry  = []string{"github.com/google/go-containerregistry/"}
+	network   = []string{"net/http", "net/rpc", "net/smtp", "github.com/hashicorp/vault/"}
+)
+
+// deps lists the packages pkg links, its test files left out.
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-tags", "disable_grpc_modules", module+pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
+
+func matching(list, prefixes []string) []string {
+	var out []string
+	for _, p := range list {
+		for _, pre := range prefixes {
+			if p == pre || strings.HasPrefix(p, pre) {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func TestShape(t *testing.T) {
+	for _, tc := range []struct {
+		pkg    string
+		forbid map[string][]string
+	}{
+		// The target contract is types and rules: no I/O of its own.
+		{"publish/target", map[string][]string{"network": network, "cloud SDK": cloudSDKs, "registry client": registry}},
+		// The library face plans and guards; the targets it is handed do the I/O.
+		{"publish", map[string][]string{"cloud SDK": cloudSDKs, "registry client": registry}},
+		{"publish/target/file", map[string][]string{"network": network, "cloud SDK": cloudSDKs, "registry client": registry}},
+		{"publish/target/blob", map[string][]string{"registry client": registry}},
+		{"publish/target/oci", map[string][]string{"cloud SDK": cloudSDKs}},
+		{"publish/target/targettest", map[string][]string{"cloud SDK": cloudSDKs, "registry client": registry}},
+		// keygen needs the key model only.
+		{"internal/keygen", map[string][]string{"cloud SDK": cloudSDKs, "registry client": registry}},
+		{"sources", map[string][]string{"cloud SDK": cloudSDKs, "registry client": registry}},
+		{"templates", map[string][]string{"network": network, "cloud SDK": cloudSDKs, "registry client": registry}},
+	} {
+		t.Run(tc.pkg, func(t *testing.T) {
+			d := deps(t, tc.pkg)
+			for what, prefixes := range tc.forbid {
+				if bad := matching(d, prefixes); len(bad) > 0 {
+					t.Errorf("%s links a %s: %s (run `go list -deps` and find the import that brings it)", tc.pkg, what, strings.Join(bad[:min(5, len(bad))], ", "))
+				}
+			}
+		})
+	}
+	// Only the object-store target imports a cloud SDK, and only the image target the registry
+	// client, among the library's packages.
+	all, err := exec.Command("go", "list", "-tags", "disable_grpc_modules", module+"...").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range strings.Fields(string(all)) {
+		rel := strings.TrimPrefix(p, module)
+		if strings.HasPrefix(rel, "cmd/") || strings.HasPrefix(rel, "internal/") {
+			continue // the binary wires everything; internal test helpers may reach services
+		}
+		imports, err := exec.Command("go", "list", "-tags", "disable_grpc_modules", "-f", `{{join .Imports " "}}`, p).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		direct := strings.Fields(string(imports))
+		if bad := matching(direct, cloudSDKs); len(bad) > 0 && rel != "publish/target/blob" {
+			t.Errorf("%s imports a cloud SDK (%s): only publish/target/blob may", rel, strings.Join(bad, ", "))
+		}
+		if bad := matching(direct, registry); len(bad) > 0 && rel != "publish/target/oci" {
+			t.Errorf("%s imports go-containerregistry (%s): only publish/target/oci may", rel, strings.Join(bad, ", "))
+		}
+	}
+}
