@@ -5,7 +5,6 @@ package integration
 import (
 	"archive/tar"
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -27,13 +26,11 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/jwkspub/jwkspub/internal/ocitest"
 	"github.com/jwkspub/jwkspub/publish"
-	"github.com/jwkspub/jwkspub/templates"
 )
 
 // ociRegistry is the loopback registry (Debian's docker-registry) that .ci/services.sh starts.
