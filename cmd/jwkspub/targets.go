@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"log/slog"
+	"net/http"
 	"net/url"
-	"path/filepath"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
