@@ -146,19 +146,22 @@ func (t *Target) uploadBlobs(ctx context.Context, img v1.Image) error {
 	if err != nil {
 		return err
 	}
-	blobs := append(layers, cl)
-	errs := make([]error, len(blobs))
+	// The first failure is the one reported, and it stops the other uploads.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	sem := make(chan struct{}, pushJobs)
 	var wg sync.WaitGroup
-	for i, l := range blobs {
+	for _, l := range append(layers, cl) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			errs[i] = p.Upload(ctx, t.loc.Tag.Context(), l)
+			if err := p.Upload(ctx, t.loc.Tag.Context(), l); err != nil {
+				cancel(err)
+			}
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return context.Cause(ctx)
 }
 
 // push pushes img's blobs, then its manifest to the tag if the tag still names rev, then
