@@ -54,8 +54,9 @@ const pushJobs = 4
 // binary, v2.8 and earlier) answers while another client links the same blob or manifest
 // into the same repository: its filesystem driver rewrites a link file in place, and a reader
 // between the truncation and the write finds an empty link, which it reports as DIGEST_INVALID
-// and, for a manifest, MANIFEST_BLOB_UNKNOWN (distribution/distribution#4478, fixed in v3 by
-// #4624). Retrying after the rewrite finds the link whole.
+// and, for a manifest, MANIFEST_BLOB_UNKNOWN (the in-place write behind
+// distribution/distribution#4478; v3 writes a temporary file and renames it, #4624).
+// Retrying after the rewrite finds the link whole.
 func isRegistryRace(err error) bool {
 	var te *transport.Error
 	if !errors.As(err, &te) {
