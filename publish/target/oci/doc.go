@@ -1,7 +1,6 @@
 // Package oci is the image target (oci://REGISTRY/REPO:TAG?base=IMAGE): the set is served by
 // an nginx image at a tag, built here without Docker from the same Dockerfile and nginx.conf
-// `jwkspub render` writes, and pushed with go-containerregistry. It is the only package that
-// imports go-containerregistry's remote client.
+// `jwkspub render` writes, and pushed with go-containerregistry.
 //
 // # Objects
 //
@@ -29,7 +28,8 @@
 // and our put, and who read its tag back before our put landed, loses its update without
 // knowing. So there must be one publisher per tag at a time: in CI, the workflow's concurrency
 // group. Within one process, Targets that share a RepoLocks hold its lock from the check to
-// the read-back, which closes that window among them.
+// the read-back, which closes that window among them (without it, eight in-process writers
+// racing read-modify-write on one tag lost one or two updates per run in the tests).
 //
 // # Reproducibility
 //
@@ -50,8 +50,8 @@
 // layer when the documents are equal); each checks that a blob is absent and then links it
 // into the repository, and distribution's filesystem driver rewrites a link file in place
 // (truncate, then write). A manifest put that verifies its blobs while the other push rewrites
-// one reads an empty link and is refused (distribution/distribution#4478; v3 writes a
-// temporary file and renames it, #4624). Two defences: Targets sharing a RepoLocks push to one
+// one reads an empty link and is refused (the in-place write behind
+// distribution/distribution#4478; v3 writes a temporary file and renames it, #4624). Two defences: Targets sharing a RepoLocks push to one
 // repository one at a time, so the second finds every shared blob already linked and rewrites
 // none; and a step refused with one of those codes (from another process) is retried once,
 // after pushing any missing blob again and checking the tag again.

@@ -54,8 +54,9 @@ const pushJobs = 4
 // binary, v2.8 and earlier) answers while another client links the same blob or manifest
 // into the same repository: its filesystem driver rewrites a link file in place, and a reader
 // between the truncation and the write finds an empty link, which it reports as DIGEST_INVALID
-// and, for a manifest, MANIFEST_BLOB_UNKNOWN (distribution/distribution#4478, fixed in v3 by
-// #4624). Retrying after the rewrite finds the link whole.
+// and, for a manifest, MANIFEST_BLOB_UNKNOWN (the in-place write behind
+// distribution/distribution#4478; v3 writes a temporary file and renames it, #4624).
+// Retrying after the rewrite finds the link whole.
 func isRegistryRace(err error) bool {
 	var te *transport.Error
 	if !errors.As(err, &te) {
@@ -146,19 +147,22 @@ func (t *Target) uploadBlobs(ctx context.Context, img v1.Image) error {
 	if err != nil {
 		return err
 	}
-	blobs := append(layers, cl)
-	errs := make([]error, len(blobs))
+	// The first failure is the one reported, and it stops the other uploads.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	sem := make(chan struct{}, pushJobs)
 	var wg sync.WaitGroup
-	for i, l := range blobs {
+	for _, l := range append(layers, cl) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			errs[i] = p.Upload(ctx, t.loc.Tag.Context(), l)
+			if err := p.Upload(ctx, t.loc.Tag.Context(), l); err != nil {
+				cancel(err)
+			}
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return context.Cause(ctx)
 }
 
 // push pushes img's blobs, then its manifest to the tag if the tag still names rev, then
