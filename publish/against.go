@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/target"
 
 	"context"
@@ -87,9 +88,9 @@ func PlanAgainst(ctx context.Context, client *http.Client, rawURL string, o Plan
 		return nil, err
 	}
 	doc := desired["jwks"]
-	var keys []LiveKey
+	var keys []jwks.LiveKey
 	if live != nil {
-		if keys, err = ParseLive(live.Body); err != nil {
+		if keys, err = jwks.ParseLive(live.Body); err != nil {
 			return nil, fmt.Errorf("%s: %w", rawURL, err)
 		}
 	}

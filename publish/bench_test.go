@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jwkspub/jwkspub/internal/benchkeys"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -39,10 +40,10 @@ func BenchmarkAssemble(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
 			keys := benchKeys(b, n)
-			opts := AssembleOptions{Policy: Policy{MaxKeys: n}, Now: time.Now()}
+			opts := jwks.AssembleOptions{Policy: jwks.Policy{MaxKeys: n}, Now: time.Now()}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := Assemble(keys, opts); err != nil {
+				if _, err := jwks.Assemble(keys, opts); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -54,13 +55,13 @@ func BenchmarkAssemble(b *testing.B) {
 func BenchmarkEncode(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
-			set, err := Assemble(benchKeys(b, n), AssembleOptions{Policy: Policy{MaxKeys: n}})
+			set, err := jwks.Assemble(benchKeys(b, n), jwks.AssembleOptions{Policy: jwks.Policy{MaxKeys: n}})
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := Encode(set, false); err != nil {
+				if _, err := jwks.Encode(set, false); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -87,7 +88,7 @@ func BenchmarkBuildFiles(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	cfg := &SetConfig{Name: "bench", Policy: Policy{MaxKeys: n}}
+	cfg := &SetConfig{Name: "bench", Policy: jwks.Policy{MaxKeys: n}}
 	src := &sources.File{Pattern: filepath.Join(dir, "*.pem")}
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -96,7 +97,7 @@ func BenchmarkBuildFiles(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := Encode(set, false); err != nil {
+		if _, err := jwks.Encode(set, false); err != nil {
 			b.Fatal(err)
 		}
 	}

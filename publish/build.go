@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -32,7 +33,7 @@ type BuildOptions struct {
 // Build reads every source and assembles the set: the main job of `jwkspub build`, and the
 // first step of diff and publish. It reads every source even after one fails and reports
 // source errors together with policy violations, so one run shows everything to fix.
-func Build(ctx context.Context, o BuildOptions) (*Set, error) {
+func Build(ctx context.Context, o BuildOptions) (*jwks.Set, error) {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -97,17 +98,17 @@ func Build(ctx context.Context, o BuildOptions) (*Set, error) {
 			errs[g.at] = g.merged()
 		}
 	}
-	var set *Set
+	var set *jwks.Set
 	if len(errs) == 0 || len(keys) > 0 {
 		var err error
-		set, err = Assemble(keys, AssembleOptions{Policy: o.Set.Policy, KID: o.Set.KID, KIDTemplate: o.Set.KIDTemplate, Now: o.Now})
-		var pe *PolicyError
+		set, err = jwks.Assemble(keys, jwks.AssembleOptions{Policy: o.Set.Policy, KID: o.Set.KID, KIDTemplate: o.Set.KIDTemplate, Now: o.Now})
+		var pe *jwks.PolicyError
 		if errors.As(err, &pe) && (len(errs) > 0 || o.KeepsLive && len(unavailable) > 0) {
 			// An empty or short set is a consequence of the source errors, not news; or the
 			// live keys of the unavailable sources will fill it at each target.
-			pe.Violations = dropRules(pe.Violations, RuleEmptySet)
+			pe.Violations = jwks.WithoutRule(pe.Violations, RuleEmptySet)
 			if len(pe.Violations) == 0 {
-				err, set = nil, &Set{}
+				err, set = nil, &jwks.Set{}
 			}
 		}
 		if err != nil {
@@ -168,16 +169,6 @@ func rankOrder(ks []sources.Key) {
 	for r, i := range idx {
 		ks[i].Order = r + 1
 	}
-}
-
-func dropRules(vs []Violation, rule string) []Violation {
-	out := vs[:0]
-	for _, v := range vs {
-		if v.Rule != rule {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 // WriteFileAtomic writes data to path so that readers see either the old or the new content,

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -28,7 +29,7 @@ func TestBuildCatchesLeakySource(t *testing.T) {
 	k.Members = append(k.Members, "d") // a source that forgot to strip the private scalar
 	k.Origin = sources.Origin{Source: "leaky:src", Location: "key 0"}
 	_, err := Build(context.Background(), BuildOptions{Set: &SetConfig{Name: "s"}, Sources: []sources.Source{fakeSource{name: "leaky:src", keys: []sources.Key{k}}}})
-	var pe *PolicyError
+	var pe *jwks.PolicyError
 	if !errors.As(err, &pe) || pe.Violations[0].Rule != "private-member" || !strings.Contains(err.Error(), "leaky:src key 0") {
 		t.Fatalf("err = %v", err)
 	}

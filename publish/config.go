@@ -9,12 +9,14 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -29,7 +31,7 @@ type SetConfig struct {
 	Name        string         `yaml:"name"`
 	Issuer      string         `yaml:"issuer"`
 	Sources     []SourceConfig `yaml:"sources"`
-	Policy      Policy         `yaml:"policy"`
+	Policy      jwks.Policy    `yaml:"policy"`
 	KID         string         `yaml:"kid"`
 	KIDTemplate string         `yaml:"kid_template"`
 	Output      Output         `yaml:"output"`
@@ -291,12 +293,12 @@ func (s *SetConfig) validate() []string {
 	}
 	errs = append(errs, s.Policy.Validate()...)
 	switch s.KID {
-	case "", KIDKeepOrThumbprint, KIDThumbprint, KIDK8s:
+	case "", jwks.KIDKeepOrThumbprint, jwks.KIDThumbprint, jwks.KIDK8s:
 		if s.KIDTemplate != "" {
 			add("kid_template is set but kid is %q; set kid: template", s.KID)
 		}
-	case KIDTemplate:
-		if _, err := ParseKIDTemplate(s.KIDTemplate); err != nil || s.KIDTemplate == "" {
+	case jwks.KIDTemplate:
+		if _, err := jwks.ParseKIDTemplate(s.KIDTemplate); err != nil || s.KIDTemplate == "" {
 			add("kid: template needs a valid kid_template (%v)", err)
 		}
 	default:
@@ -352,14 +354,14 @@ func ValidateSourceSpec(s sources.Spec) error {
 		}
 	}
 	if s.Alg != "" {
-		if _, ok := algKty[s.Alg]; !ok {
-			return fmt.Errorf("%q: alg %q is not one of %s", s.Spec, s.Alg, strings.Join(SupportedAlgs, ", "))
+		if !slices.Contains(jwks.SupportedAlgs, s.Alg) {
+			return fmt.Errorf("%q: alg %q is not one of %s", s.Spec, s.Alg, strings.Join(jwks.SupportedAlgs, ", "))
 		}
 	}
 	switch s.KID {
-	case "", KIDKeepOrThumbprint, KIDThumbprint, KIDK8s:
+	case "", jwks.KIDKeepOrThumbprint, jwks.KIDThumbprint, jwks.KIDK8s:
 	default:
-		if _, err := ParseKIDTemplate(s.KID); err != nil || !strings.Contains(s.KID, "{{") {
+		if _, err := jwks.ParseKIDTemplate(s.KID); err != nil || !strings.Contains(s.KID, "{{") {
 			return fmt.Errorf("%q: kid %q is not a kid mode or a template", s.Spec, s.KID)
 		}
 	}

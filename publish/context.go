@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/templates"
 )
 
@@ -30,7 +31,7 @@ type ContextFile struct {
 // ContextOptions configure RenderContext.
 type ContextOptions struct {
 	Set  *SetConfig
-	Keys *Set // the assembled set, from Build
+	Keys *jwks.Set // the assembled set, from Build
 	// Params are the nginx and image settings (listen address, logs, base image). Cache-Control,
 	// Content-Type and whether to serve the discovery document come from Set and override them.
 	Params templates.Params
@@ -80,7 +81,7 @@ func RenderContext(o ContextOptions) ([]ContextFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("set %q: %w", o.Set.Name, err)
 	}
-	doc, err := Encode(o.Keys, o.Set.Output.Pretty)
+	doc, err := jwks.Encode(o.Keys, o.Set.Output.Pretty)
 	if err != nil {
 		return nil, fmt.Errorf("set %q: %w", o.Set.Name, err)
 	}

@@ -13,20 +13,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 	"github.com/jwkspub/jwkspub/templates"
 )
 
 // edKeys returns Ed25519 public keys made from the given seeds: with thumbprint kids every
 // such key encodes to the same length, which is what a same-size rotation needs.
-func edKeys(t testing.TB, seeds ...byte) *Set {
+func edKeys(t testing.TB, seeds ...byte) *jwks.Set {
 	t.Helper()
 	var keys []sources.Key
 	for _, s := range seeds {
 		pub := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{s}, ed25519.SeedSize)).Public().(ed25519.PublicKey)
 		keys = append(keys, sources.Key{Kty: sources.KtyOKP, Crv: "Ed25519", X: pub, Origin: sources.Origin{Source: fmt.Sprintf("test:%d", s)}})
 	}
-	set, err := Assemble(keys, AssembleOptions{KID: KIDThumbprint})
+	set, err := jwks.Assemble(keys, jwks.AssembleOptions{KID: jwks.KIDThumbprint})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestRenderContextFiles(t *testing.T) {
 					t.Errorf("%s written without an issuer", p)
 				}
 			}
-			doc, _ := Encode(keys, false)
+			doc, _ := jwks.Encode(keys, false)
 			if !bytes.Equal(m[ContextJWKS].Data, doc) {
 				t.Error("jwks.json is not the encoded set")
 			}

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/jwkspub/jwkspub/publish/jwks"
 )
 
 // DiscoveryPath is where the OIDC discovery document lives, beside the JWKS.
@@ -30,7 +32,7 @@ func DefaultJWKSURI(issuer string) string {
 // EncodeDiscovery builds the discovery document for set, deterministically (algs sorted,
 // fixed field order, trailing newline). jwksURI must be an absolute https URL (http only on
 // loopback), because verifiers follow it.
-func EncodeDiscovery(issuer, jwksURI string, set *Set) ([]byte, error) {
+func EncodeDiscovery(issuer, jwksURI string, set *jwks.Set) ([]byte, error) {
 	if err := ValidateIssuer(issuer); err != nil {
 		return nil, fmt.Errorf("discovery document: issuer %w", err)
 	}

@@ -1,9 +1,8 @@
 // Package publish turns keys into a JWK Set and gets it to where verifiers fetch it.
 //
-// Assemble is where every key is checked: a pure function over the keys from package sources
-// that applies the policy and returns either the set or every violation at once. Encode writes
-// the set as deterministic bytes and re-checks its own output for members that must never be
-// published. The configuration schema (Config) lives here too, because it describes sets.
+// The key model (JWK, Set, Policy, Assemble, Encode, Verify, ParseLive) is package jwks: every
+// key is checked there, by a pure function. Build reads the sources and hands their keys to
+// jwks.Assemble. The configuration schema (Config) lives here too, because it describes sets.
 //
 // Publishing is plan, guard, apply, through one contract: a Destination holds a target.Target
 // (package target: Read with a revision, Write every object only if still at it) and the URL

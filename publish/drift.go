@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/target"
 
 	"bytes"
@@ -16,7 +17,7 @@ import (
 
 // ExpectedDocument is the JWKS object publish writes for keys in set: the encoded body and its
 // Cache-Control and Content-Type headers. A served document that differs from it has drifted.
-func ExpectedDocument(set *SetConfig, keys *Set) (*Object, error) {
+func ExpectedDocument(set *SetConfig, keys *jwks.Set) (*Object, error) {
 	objs, err := desiredObjects(PlanOptions{Set: &SetConfig{Name: set.Name, Output: set.Output, Rotation: set.Rotation}, Keys: keys}, target.Names{JWKS: "jwks"}, "", "")
 	if err != nil {
 		return nil, err
@@ -109,12 +110,12 @@ func CheckDrift(ctx context.Context, client *http.Client, rawURL string, want *O
 // kidDiff lists the kids of want that served lacks and the kids of served that want lacks.
 // ok is false when served is not a JWK Set ParseLive reads.
 func kidDiff(want, served []byte) (missing, unexpected []string, ok bool) {
-	w, err1 := ParseLive(want)
-	s, err2 := ParseLive(served)
+	w, err1 := jwks.ParseLive(want)
+	s, err2 := jwks.ParseLive(served)
 	if err1 != nil || err2 != nil {
 		return nil, nil, false
 	}
-	kids := func(ks []LiveKey) []string {
+	kids := func(ks []jwks.LiveKey) []string {
 		out := make([]string, len(ks))
 		for i, k := range ks {
 			out[i] = k.KID

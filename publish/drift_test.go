@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jwkspub/jwkspub/publish/jwks"
 )
 
 // served is what a fault-injecting server answers: a document and its headers.
@@ -39,7 +41,7 @@ func serve(t *testing.T, answer func(n int) served) *httptest.Server {
 	return srv
 }
 
-func expected(t *testing.T, set *Set, out Output) *Object {
+func expected(t *testing.T, set *jwks.Set, out Output) *Object {
 	t.Helper()
 	want, err := ExpectedDocument(&SetConfig{Name: "prod", Output: out}, set)
 	if err != nil {
@@ -53,19 +55,19 @@ func TestCheckDrift(t *testing.T) {
 	if want.CacheControl != DefaultCacheControl || want.ContentType != DefaultContentType {
 		t.Fatalf("expected headers %q %q, want the defaults", want.CacheControl, want.ContentType)
 	}
-	oldDoc, err := Encode(edKeys(t, 1), false)
+	oldDoc, err := jwks.Encode(edKeys(t, 1), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherDoc, err := Encode(edKeys(t, 2, 3), false)
+	otherDoc, err := jwks.Encode(edKeys(t, 2, 3), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prettyDoc, err := Encode(edKeys(t, 1, 2), true)
+	prettyDoc, err := jwks.Encode(edKeys(t, 1, 2), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kids := func(s *Set) []string {
+	kids := func(s *jwks.Set) []string {
 		var out []string
 		for _, k := range s.Keys {
 			out = append(out, k.KID)
@@ -134,7 +136,7 @@ func TestCheckDrift(t *testing.T) {
 
 func TestWaitNoDrift(t *testing.T) {
 	want := expected(t, edKeys(t, 1, 2), Output{CacheControl: "public, max-age=60"})
-	oldDoc, err := Encode(edKeys(t, 1), false)
+	oldDoc, err := jwks.Encode(edKeys(t, 1), false)
 	if err != nil {
 		t.Fatal(err)
 	}

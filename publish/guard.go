@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jwkspub/jwkspub/sources"
 )
 
 // Guard rule names, as they appear in refusals.
@@ -76,7 +78,7 @@ type GuardError struct {
 }
 
 func (e *GuardError) Error() string {
-	return listed(fmt.Sprintf("refused by the rotation guard, nothing written: %d violation(s)", len(e.Violations)), e.Violations)
+	return sources.Listed(fmt.Sprintf("refused by the rotation guard, nothing written: %d violation(s)", len(e.Violations)), e.Violations)
 }
 
 // Guard checks every plan against the rotation rules and returns a *GuardError listing every

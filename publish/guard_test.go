@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jwkspub/jwkspub/internal/golden"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 )
 
 // rotated publishes {k1} at t0 and {k1,k2} at t0+1h, so k1 is superseded at t0+1h. With
@@ -29,8 +32,8 @@ func rotated(t *testing.T, cfg *SetConfig) Destination {
 }
 
 // withKID renames a set's keys: the way to reuse a kid for other material.
-func withKID(s *Set, kids ...string) *Set {
-	c := &Set{Keys: slices.Clone(s.Keys)}
+func withKID(s *jwks.Set, kids ...string) *jwks.Set {
+	c := &jwks.Set{Keys: slices.Clone(s.Keys)}
 	for i, k := range kids {
 		c.Keys[i].KID = k
 	}
@@ -44,50 +47,50 @@ func TestGuardRules(t *testing.T) {
 	tests := []struct {
 		name  string
 		cfg   func(*SetConfig)
-		keys  func(t *testing.T) *Set
+		keys  func(t *testing.T) *jwks.Set
 		now   time.Time
 		guard GuardOptions
 		rules []string // violated rules; none means allowed
 	}{
-		{name: "add a key", keys: func(t *testing.T) *Set { return rotKeys(t, 1, 2, 3) }, now: t0.Add(2 * time.Hour)},
-		{name: "remove the superseded key too early", keys: func(t *testing.T) *Set { return rotKeys(t, 2) }, now: removable.Add(-time.Second),
+		{name: "add a key", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 1, 2, 3) }, now: t0.Add(2 * time.Hour)},
+		{name: "remove the superseded key too early", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 2) }, now: removable.Add(-time.Second),
 			rules: []string{RuleTooEarly}},
-		{name: "remove the superseded key once safe", keys: func(t *testing.T) *Set { return rotKeys(t, 2) }, now: removable},
-		{name: "early removal allowed by name", keys: func(t *testing.T) *Set { return rotKeys(t, 2) }, now: t0.Add(2 * time.Hour),
+		{name: "remove the superseded key once safe", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 2) }, now: removable},
+		{name: "early removal allowed by name", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 2) }, now: t0.Add(2 * time.Hour),
 			guard: GuardOptions{AllowRemoval: []string{"k1"}}},
-		{name: "allowing another kid does not help", keys: func(t *testing.T) *Set { return rotKeys(t, 2) }, now: t0.Add(2 * time.Hour),
+		{name: "allowing another kid does not help", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 2) }, now: t0.Add(2 * time.Hour),
 			guard: GuardOptions{AllowRemoval: []string{"k2"}}, rules: []string{RuleTooEarly}},
-		{name: "no max_token_lifetime: every removal needs approval", cfg: noMTL, keys: func(t *testing.T) *Set { return rotKeys(t, 2) }, now: removable.Add(1000 * time.Hour),
+		{name: "no max_token_lifetime: every removal needs approval", cfg: noMTL, keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 2) }, now: removable.Add(1000 * time.Hour),
 			rules: []string{RuleNoLifetime}},
-		{name: "no max_token_lifetime, allowed by name", cfg: noMTL, keys: func(t *testing.T) *Set { return rotKeys(t, 2) }, now: removable,
+		{name: "no max_token_lifetime, allowed by name", cfg: noMTL, keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 2) }, now: removable,
 			guard: GuardOptions{AllowRemoval: []string{"k1"}}},
-		{name: "removing the newest key: no successor", keys: func(t *testing.T) *Set { return rotKeys(t, 1) }, now: removable.Add(1000 * time.Hour),
+		{name: "removing the newest key: no successor", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 1) }, now: removable.Add(1000 * time.Hour),
 			rules: []string{RuleNoSuccessor}},
-		{name: "removing the newest key, allowed by name", keys: func(t *testing.T) *Set { return rotKeys(t, 1) }, now: t0.Add(2 * time.Hour),
+		{name: "removing the newest key, allowed by name", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 1) }, now: t0.Add(2 * time.Hour),
 			guard: GuardOptions{AllowRemoval: []string{"k2"}}},
-		{name: "replacing every key", keys: func(t *testing.T) *Set { return rotKeys(t, 3) }, now: removable.Add(1000 * time.Hour),
+		{name: "replacing every key", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 3) }, now: removable.Add(1000 * time.Hour),
 			rules: []string{RuleNoSharedKey, RuleTooManyRemove, RuleNoSuccessor}},
-		{name: "replacing every key, max_removed 2", cfg: maxTwo, keys: func(t *testing.T) *Set { return rotKeys(t, 3) }, now: removable.Add(1000 * time.Hour),
+		{name: "replacing every key, max_removed 2", cfg: maxTwo, keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 3) }, now: removable.Add(1000 * time.Hour),
 			rules: []string{RuleNoSharedKey, RuleNoSuccessor}},
-		{name: "replacing every key, forced", keys: func(t *testing.T) *Set { return rotKeys(t, 3) }, now: t0.Add(2 * time.Hour),
+		{name: "replacing every key, forced", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 3) }, now: t0.Add(2 * time.Hour),
 			guard: GuardOptions{Force: true}},
-		{name: "two removals at once, both named", keys: func(t *testing.T) *Set { return rotKeys(t, 3) }, now: t0.Add(2 * time.Hour),
+		{name: "two removals at once, both named", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 3) }, now: t0.Add(2 * time.Hour),
 			guard: GuardOptions{AllowRemoval: []string{"k1", "k2"}}, rules: []string{RuleNoSharedKey}},
-		{name: "a live kid for other material", keys: func(t *testing.T) *Set { return withKID(rotKeys(t, 1, 3), "k1", "k2") }, now: t0.Add(2 * time.Hour),
+		{name: "a live kid for other material", keys: func(t *testing.T) *jwks.Set { return withKID(rotKeys(t, 1, 3), "k1", "k2") }, now: t0.Add(2 * time.Hour),
 			rules: []string{RuleKIDReused}},
-		{name: "a live kid for other material, forced", keys: func(t *testing.T) *Set { return withKID(rotKeys(t, 1, 3), "k1", "k2") }, now: t0.Add(2 * time.Hour),
+		{name: "a live kid for other material, forced", keys: func(t *testing.T) *jwks.Set { return withKID(rotKeys(t, 1, 3), "k1", "k2") }, now: t0.Add(2 * time.Hour),
 			guard: GuardOptions{Force: true}},
-		{name: "an alg change on a live kid", keys: func(t *testing.T) *Set {
+		{name: "an alg change on a live kid", keys: func(t *testing.T) *jwks.Set {
 			s := rotKeys(t, 1, 2)
 			s.Keys[1].Alg = "ES256" // what a misconfigured source alg would do
 			return s
 		}, now: t0.Add(2 * time.Hour), rules: []string{RuleAlgChanged}},
-		{name: "an alg change on a live kid, forced", keys: func(t *testing.T) *Set {
+		{name: "an alg change on a live kid, forced", keys: func(t *testing.T) *jwks.Set {
 			s := rotKeys(t, 1, 2)
 			s.Keys[1].Alg = "ES256"
 			return s
 		}, now: t0.Add(2 * time.Hour), guard: GuardOptions{Force: true}},
-		{name: "an empty set, even forced", keys: func(t *testing.T) *Set { return &Set{} }, now: t0.Add(2 * time.Hour),
+		{name: "an empty set, even forced", keys: func(t *testing.T) *jwks.Set { return &jwks.Set{} }, now: t0.Add(2 * time.Hour),
 			guard: GuardOptions{Force: true}, rules: []string{RuleEmptySet}},
 	}
 	for _, tt := range tests {
@@ -205,7 +208,7 @@ func TestTimeline(t *testing.T) {
 	tl.Target = "file:///srv/www/.well-known/jwks.json"
 	out.Reset()
 	_ = WriteTimelineText(&out, []*Timeline{tl})
-	golden(t, "timeline.txt", out.Bytes())
+	golden.Check(t, "timeline.txt", out.Bytes())
 }
 
 // TestPlanGolden pins the plan as a reviewer, a machine and a CI summary see it.
@@ -234,7 +237,7 @@ func TestPlanGolden(t *testing.T) {
 		if err := f.write(&b); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, f.name, b.Bytes())
+		golden.Check(t, f.name, b.Bytes())
 	}
 }
 
@@ -242,7 +245,7 @@ func TestNextState(t *testing.T) {
 	k12 := rotKeys(t, 1, 2)
 	// A live document without state: its keys are adopted, first published now, and a new
 	// key from the same source supersedes them.
-	live := liveKeysOf(rotKeys(t, 1))
+	live := jwks.LiveKeys(rotKeys(t, 1))
 	s := NextState(nil, live, k12, t0)
 	k1, k2 := s.Key("k1"), s.Key("k2")
 	if k1 == nil || k2 == nil || !k1.FirstPublished.Equal(t0) || k1.Superseded == nil || !k1.Superseded.Equal(t0) || k2.Superseded != nil {
@@ -252,18 +255,18 @@ func TestNextState(t *testing.T) {
 		t.Errorf("adopted key's source = %q, want the set's spec", k1.Source)
 	}
 	// Unchanged: the same state, so the same bytes.
-	s2 := NextState(s, liveKeysOf(k12), k12, t0.Add(time.Hour))
+	s2 := NextState(s, jwks.LiveKeys(k12), k12, t0.Add(time.Hour))
 	a, _ := s.Encode()
 	b, _ := s2.Encode()
 	if !bytes.Equal(a, b) {
 		t.Errorf("unchanged publication changed the state:\n%s\n%s", a, b)
 	}
 	// Removed: retired, kept as history; re-added later: first published again.
-	s3 := NextState(s2, liveKeysOf(k12), rotKeys(t, 2), t0.Add(2*time.Hour))
+	s3 := NextState(s2, jwks.LiveKeys(k12), rotKeys(t, 2), t0.Add(2*time.Hour))
 	if r := s3.Key("k1").Retired; r == nil || !r.Equal(t0.Add(2*time.Hour)) {
 		t.Errorf("k1 not retired: %+v", s3.Key("k1"))
 	}
-	s4 := NextState(s3, liveKeysOf(rotKeys(t, 2)), k12, t0.Add(3*time.Hour))
+	s4 := NextState(s3, jwks.LiveKeys(rotKeys(t, 2)), k12, t0.Add(3*time.Hour))
 	if k := s4.Key("k1"); k.Retired != nil || !k.FirstPublished.Equal(t0.Add(3*time.Hour)) || k.Superseded != nil {
 		t.Errorf("re-added k1: %+v", k)
 	}
@@ -273,8 +276,8 @@ func TestNextState(t *testing.T) {
 	// Keys from different sources do not supersede each other.
 	other := rotKeys(t, 3)
 	other.Keys[0].Spec = "env-prefix:JWT_"
-	both := &Set{Keys: append(slices.Clone(k12.Keys), other.Keys...)}
-	s5 := NextState(s2, liveKeysOf(k12), both, t0.Add(time.Hour))
+	both := &jwks.Set{Keys: append(slices.Clone(k12.Keys), other.Keys...)}
+	s5 := NextState(s2, jwks.LiveKeys(k12), both, t0.Add(time.Hour))
 	if s5.Key("k2").Superseded != nil {
 		t.Errorf("k2 superseded by a key of another source")
 	}
@@ -330,54 +333,11 @@ func FuzzParseState(f *testing.F) {
 	})
 }
 
-// FuzzParseLive: the live document may have been written by anything.
-func FuzzParseLive(f *testing.F) {
-	doc, _ := Encode(rotKeys(f, 1, 2), false)
-	f.Add(doc)
-	f.Add([]byte(`{"keys":[{"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB","x5c":["AAAA"]}]}`))
-	f.Add([]byte(`{"keys":[{"kty":"EC","kid":"e","crv":"P-256","x":"","y":"=="}]}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		keys, err := ParseLive(data)
-		if err != nil {
-			return
-		}
-		for _, k := range keys {
-			if k.KID == "" || k.Thumbprint == "" {
-				t.Fatalf("accepted a key without kid or thumbprint: %+v", k)
-			}
-		}
-	})
-}
-
-func TestParseLive(t *testing.T) {
-	set := rotKeys(t, 1, 2)
-	doc, _ := Encode(set, true)
-	got, err := ParseLive(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(got, liveKeysOf(set)) {
-		t.Errorf("ParseLive = %+v, want %+v", got, liveKeysOf(set))
-	}
-	for _, tt := range []struct{ in, err string }{
-		{`[]`, "not a JWK Set"},
-		{`{}`, `no "keys" array`},
-		{`{"keys":[{"kty":"OKP","x":"AA"}]}`, "has no kid"},
-		{`{"keys":[{"kty":"oct","kid":"s","k":"AA"}]}`, `unsupported kty "oct"`},
-		{`{"keys":[{"kty":"OKP","kid":"a","x":"!!"}]}`, "not base64url"},
-		{`{"keys":[{"kty":"OKP","kid":"a","x":"AA"},{"kty":"OKP","kid":"a","x":"AB"}]}`, "appears twice"},
-	} {
-		if _, err := ParseLive([]byte(tt.in)); err == nil || !strings.Contains(err.Error(), tt.err) {
-			t.Errorf("ParseLive(%s) = %v, want %q", tt.in, err, tt.err)
-		}
-	}
-}
-
 // TestPlanAgainst compares with a served document over TLS, as diff --against does.
 func TestPlanAgainst(t *testing.T) {
 	cfg := testSet("prod")
 	keys := rotKeys(t, 1, 2)
-	doc, _ := Encode(keys, false)
+	doc, _ := jwks.Encode(keys, false)
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/.well-known/jwks.json":
@@ -387,7 +347,7 @@ func TestPlanAgainst(t *testing.T) {
 		case "/old.json":
 			w.Header().Set("Cache-Control", "public, max-age=60")
 			w.Header().Set("Content-Type", "application/json")
-			old, _ := Encode(rotKeys(t, 1), false)
+			old, _ := jwks.Encode(rotKeys(t, 1), false)
 			_, _ = w.Write(old)
 		case "/broken":
 			http.Error(w, "boom", http.StatusBadGateway)

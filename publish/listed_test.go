@@ -9,16 +9,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
 // TestRefusalsListBounded: a refusal with a hundred thousand violations prints twenty of them
 // and counts the rest (one such set printed 38 MB to stderr).
 func TestRefusalsListBounded(t *testing.T) {
-	vs := make([]Violation, 100_000)
+	vs := make([]jwks.Violation, 100_000)
 	gs := make([]GuardViolation, 25)
 	for i := range vs {
-		vs[i] = Violation{Origin: sources.Origin{Source: "file:big.json", Location: fmt.Sprintf("key %d", i)}, Rule: "duplicate-key", Detail: "same key", Fix: "publish it once"}
+		vs[i] = jwks.Violation{Origin: sources.Origin{Source: "file:big.json", Location: fmt.Sprintf("key %d", i)}, Rule: "duplicate-key", Detail: "same key", Fix: "publish it once"}
 	}
 	for i := range gs {
 		gs[i] = GuardViolation{Set: "s", Target: "file:///t", KID: fmt.Sprintf("k%d", i), Rule: RuleTooEarly, Detail: "d", Fix: "f"}
@@ -29,8 +30,8 @@ func TestRefusalsListBounded(t *testing.T) {
 		first, last string
 		notIn       string
 	}{
-		{&PolicyError{Violations: vs}, 22, "refused by policy: 100000 violation(s)", "  … and 99,980 more", "key 20:"},
-		{&PolicyError{Violations: vs[:20]}, 21, "refused by policy: 20 violation(s)", "  file:big.json key 19: duplicate-key: same key (fix: publish it once)", "more"},
+		{&jwks.PolicyError{Violations: vs}, 22, "refused by policy: 100000 violation(s)", "  … and 99,980 more", "key 20:"},
+		{&jwks.PolicyError{Violations: vs[:20]}, 21, "refused by policy: 20 violation(s)", "  file:big.json key 19: duplicate-key: same key (fix: publish it once)", "more"},
 		{&GuardError{Violations: gs}, 22, "refused by the rotation guard, nothing written: 25 violation(s)", "  … and 5 more", `kid "k20"`},
 	}
 	for _, tt := range tests {

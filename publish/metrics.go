@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jwkspub/jwkspub/publish/jwks"
 )
 
 // RunResult is the outcome of one jwkspub run as the metrics file reports it.
@@ -53,7 +55,7 @@ type Metrics struct {
 // MetricsSet is one set's keys as published (or about to be).
 type MetricsSet struct {
 	Name string
-	Keys []JWK
+	Keys []jwks.JWK
 	// FirstPublished is, per kid, when the key was first published (from the state object).
 	// Keys not in it get no age series: they are not live yet.
 	FirstPublished map[string]time.Time

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -75,14 +76,14 @@ func TestWriteMetrics(t *testing.T) {
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	prod := MetricsSet{
 		Name: "prod",
-		Keys: []JWK{
+		Keys: []jwks.JWK{
 			{KID: "old", X5C: [][]byte{testCert(t, now.Add(36*time.Hour))}},
 			{KID: "new"},
 			{KID: "next"}, // not published yet: no age series
 		},
 		FirstPublished: map[string]time.Time{"old": now.Add(-48 * time.Hour), "new": now.Add(-90 * time.Second)},
 	}
-	staging := MetricsSet{Name: "staging", Keys: []JWK{{KID: `we"ird\kid` + "\n"}},
+	staging := MetricsSet{Name: "staging", Keys: []jwks.JWK{{KID: `we"ird\kid` + "\n"}},
 		FirstPublished: map[string]time.Time{`we"ird\kid` + "\n": now.Add(-time.Hour)}}
 	prevSuccess := now.Add(-24 * time.Hour)
 
@@ -184,7 +185,7 @@ func TestWriteMetricsFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "jwkspub.prom")
 	t0 := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
-	set := []MetricsSet{{Name: "prod", Keys: []JWK{{KID: "a"}}}}
+	set := []MetricsSet{{Name: "prod", Keys: []jwks.JWK{{KID: "a"}}}}
 
 	// First run ever fails: no success recorded.
 	if err := WriteMetricsFile(path, Metrics{Result: ResultFailed, Time: t0}); err != nil {
@@ -245,7 +246,7 @@ func FuzzWriteMetrics(f *testing.F) {
 	f.Fuzz(func(t *testing.T, set, kid string) {
 		now := time.Unix(1_800_000_000, 0)
 		m := Metrics{Result: ResultChanged, Time: now, Sets: []MetricsSet{{
-			Name: set, Keys: []JWK{{KID: kid}}, FirstPublished: map[string]time.Time{kid: now.Add(-time.Minute)},
+			Name: set, Keys: []jwks.JWK{{KID: kid}}, FirstPublished: map[string]time.Time{kid: now.Add(-time.Minute)},
 		}}}
 		var b bytes.Buffer
 		if err := WriteMetrics(&b, m); err != nil {

@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
 // orderedKeys is rotKeys with each key's place in its source's order: the seed, as a Transit
 // version would be.
-func orderedKeys(t *testing.T, seeds ...byte) *Set {
+func orderedKeys(t *testing.T, seeds ...byte) *jwks.Set {
 	t.Helper()
 	set := rotKeys(t, seeds...)
 	for i := range set.Keys {
@@ -39,7 +40,7 @@ func TestNextStateSourceOrder(t *testing.T) {
 	tests := []struct {
 		name string
 		old  func() *State
-		set  *Set
+		set  *jwks.Set
 		now  time.Time
 		want map[string]string // kid → superseded, as an offset from t0
 	}{
@@ -61,10 +62,10 @@ func TestNextStateSourceOrder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			old := tt.old()
-			var live []LiveKey
+			var live []jwks.LiveKey
 			if old != nil {
 				for _, k := range old.Keys {
-					live = append(live, LiveKey{KID: k.KID, Thumbprint: k.Thumbprint})
+					live = append(live, jwks.LiveKey{KID: k.KID, Thumbprint: k.Thumbprint})
 				}
 			}
 			s := NextState(old, live, tt.set, tt.now)
@@ -106,7 +107,7 @@ func TestRetireVersionPublishedTogether(t *testing.T) {
 // Build ranks each source's keys by the source's own order, then position.
 func TestBuildSourceOrder(t *testing.T) {
 	pem := func(name string) string {
-		b, err := os.ReadFile(filepath.Join("testdata", "keys", name))
+		b, err := os.ReadFile(filepath.Join("jwks", "testdata", "keys", name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +115,7 @@ func TestBuildSourceOrder(t *testing.T) {
 	}
 	env := map[string]string{"JWT_PUBLIC_KEY": pem("p256.pub.pem"), "JWT_PREVIOUS_PUBLIC_KEY": pem("p384.pub.pem"), "JWT_NEXT_PUBLIC_KEY": pem("ed25519.pub.pem")}
 	opts := sources.Options{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
-	set := &SetConfig{Name: "prod", Sources: []SourceConfig{{Spec: sources.Spec{Spec: "env-prefix:JWT_"}}, {Spec: sources.Spec{Spec: "file:testdata/keys/rfc.jwks.json"}}}}
+	set := &SetConfig{Name: "prod", Sources: []SourceConfig{{Spec: sources.Spec{Spec: "env-prefix:JWT_"}}, {Spec: sources.Spec{Spec: "file:jwks/testdata/keys/rfc.jwks.json"}}}}
 	var srcs []sources.Source
 	for _, sc := range set.Sources {
 		s, err := sources.New(sc.Spec, opts)
@@ -157,7 +158,7 @@ func TestBuildOnlyOptionalSourcesDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build := func(keepsLive bool) (*Set, error) {
+	build := func(keepsLive bool) (*jwks.Set, error) {
 		return Build(context.Background(), BuildOptions{Set: set, Sources: []sources.Source{s}, KeepsLive: keepsLive, Logger: slog.New(slog.DiscardHandler)})
 	}
 	if _, err := build(false); err == nil || !strings.Contains(err.Error(), "empty-set") {
@@ -201,7 +202,7 @@ func TestBuildLoginFailureOnce(t *testing.T) {
 	set := &SetConfig{Name: "prod", Sources: []SourceConfig{
 		{Spec: sources.Spec{Spec: "vault-transit:transit/a"}},
 		{Spec: sources.Spec{Spec: "vault-kv:secret/jwt#pem"}},
-		{Spec: sources.Spec{Spec: "file:testdata/keys/nope.pem"}},
+		{Spec: sources.Spec{Spec: "file:jwks/testdata/keys/nope.pem"}},
 	}}
 	var srcs []sources.Source
 	for _, sc := range set.Sources {
@@ -222,32 +223,4 @@ func TestBuildLoginFailureOnce(t *testing.T) {
 	if !strings.Contains(msg, "vault-transit:transit/a, vault-kv:secret/jwt#pem: vault unreachable: auth/approle/login") || !strings.Contains(msg, "nope.pem") {
 		t.Errorf("error does not name both Vault sources once and the file's own error:\n%s", msg)
 	}
-}
-
-// A Transit key with many versions fills the set: the refusal points at its versions option.
-func TestMaxKeysNamesVersions(t *testing.T) {
-	keys := rotKeys(t, 1, 2, 3, 4).Keys
-	var in []sources.Key
-	for i, k := range keys {
-		in = append(in, sources.Key{Kty: k.Kty, Crv: k.Crv, X: k.X, Version: i + 1,
-			Origin: sources.Origin{Source: "vault-transit:transit/jwt", Location: fmt.Sprintf("version %d", i+1)}, Spec: "vault-transit:transit/jwt"})
-	}
-	_, err := Assemble(in, AssembleOptions{Policy: Policy{MaxKeys: 3}})
-	if err == nil || !strings.Contains(err.Error(), "max-keys") ||
-		!strings.Contains(err.Error(), "vault-transit:transit/jwt gives 4 versions: publish only the recent ones with `versions: N`") {
-		t.Errorf("Assemble = %v", err)
-	}
-	_, err = Assemble(rotKeys(t, 1, 2, 3, 4).keysAsInput(), AssembleOptions{Policy: Policy{MaxKeys: 3}})
-	if err == nil || strings.Contains(err.Error(), "versions:") {
-		t.Errorf("a file source's refusal mentions versions: %v", err)
-	}
-}
-
-// keysAsInput turns a set back into source keys.
-func (s *Set) keysAsInput() []sources.Key {
-	var out []sources.Key
-	for _, k := range s.Keys {
-		out = append(out, sources.Key{Kty: k.Kty, Crv: k.Crv, X: k.X, KID: k.KID, Origin: k.Origin, Spec: k.Spec})
-	}
-	return out
 }

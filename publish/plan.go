@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/target"
 	"github.com/jwkspub/jwkspub/sources"
 )
@@ -50,14 +51,14 @@ type Plan struct {
 	opts      PlanOptions
 	base      *target.Snapshot
 	writes    []target.Object
-	live      []LiveKey
-	next      []LiveKey
+	live      []jwks.LiveKey
+	next      []jwks.LiveKey
 	oldState  *State
 	nextState *State
 	safeDelay time.Duration
 	rotation  Rotation
 	now       time.Time
-	keys      *Set // the set published: PlanOptions.Keys plus live keys of unavailable sources
+	keys      *jwks.Set // the set published: PlanOptions.Keys plus live keys of unavailable sources
 }
 
 // Destination is one target of a set: how it is reached and what verifiers see.
@@ -103,7 +104,7 @@ func (p *Plan) Changed() bool { return len(p.Objects) > 0 }
 type PlanOptions struct {
 	Set *SetConfig
 	// Keys is the assembled set (from Build).
-	Keys *Set
+	Keys *jwks.Set
 	// Now is the clock of the publication: state times and guard decisions use it.
 	Now time.Time
 	// Version is the jwkspub version recorded in each object's metadata.
@@ -119,7 +120,7 @@ type Object = target.Object
 // discovery document
 // when the set has an issuer.
 func desiredObjects(o PlanOptions, names target.Names, raw, publicURL string) (map[string]*Object, error) {
-	doc, err := Encode(o.Keys, o.Set.Output.Pretty)
+	doc, err := jwks.Encode(o.Keys, o.Set.Output.Pretty)
 	if err != nil {
 		return nil, fmt.Errorf("set %q: %w", o.Set.Name, err)
 	}
@@ -155,14 +156,14 @@ func desiredObjects(o PlanOptions, names target.Names, raw, publicURL string) (m
 // ReadLive reads what is live at d and parses the JWKS and the state object; either may be
 // absent. A live document or state object it cannot parse is an error: the guard must not
 // reason from a document it does not understand.
-func ReadLive(ctx context.Context, d Destination, set string) (*target.Snapshot, []LiveKey, *State, error) {
+func ReadLive(ctx context.Context, d Destination, set string) (*target.Snapshot, []jwks.LiveKey, *State, error) {
 	snap, err := d.Target.Read(ctx)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("set %q: %w", set, err)
 	}
-	var live []LiveKey
+	var live []jwks.LiveKey
 	if doc := snap.Object(snap.Names.JWKS); doc != nil {
-		if live, err = ParseLive(doc.Body); err != nil {
+		if live, err = jwks.ParseLive(doc.Body); err != nil {
 			return nil, nil, nil, fmt.Errorf("set %q: target %s: %s: %w (fix: restore a valid JWK Set there, or delete it to publish afresh)", set, d.URL, snap.Names.JWKS, err)
 		}
 	}
@@ -239,11 +240,11 @@ func PlanTarget(ctx context.Context, d Destination, o PlanOptions) (*Plan, error
 // from a source that is unavailable this run (an optional source that is down): an outage of
 // that source must not retire its keys while tokens they signed are still in use. Keys the
 // state does not attribute to that source, or that are retired, are not kept.
-func keepUnavailable(o PlanOptions, target string, liveDoc *Object, old *State) (*Set, error) {
+func keepUnavailable(o PlanOptions, target string, liveDoc *Object, old *State) (*jwks.Set, error) {
 	if liveDoc == nil || old == nil {
 		return o.Keys, nil
 	}
-	liveSet, err := Verify(liveDoc.Body, sources.Origin{Source: target}, VerifyOptions{Policy: o.Set.Policy})
+	liveSet, err := jwks.Verify(liveDoc.Body, sources.Origin{Source: target}, jwks.VerifyOptions{Policy: o.Set.Policy})
 	if err != nil {
 		return nil, fmt.Errorf("set %q: target %s: cannot keep the live keys of unavailable source(s) %s: %w", o.Set.Name, target, strings.Join(o.Keys.Unavailable, ", "), err)
 	}
@@ -263,23 +264,23 @@ func keepUnavailable(o PlanOptions, target string, liveDoc *Object, old *State) 
 		out.Keys = append(out.Keys, k)
 		kids[k.KID] = true
 	}
-	slices.SortFunc(out.Keys, func(a, b JWK) int { return strings.Compare(a.KID, b.KID) })
+	slices.SortFunc(out.Keys, func(a, b jwks.JWK) int { return strings.Compare(a.KID, b.KID) })
 	return &out, nil
 }
 
 // newPlan compares the live document (nil when absent) with the new one.
-func newPlan(o PlanOptions, target string, liveDoc *Object, live []LiveKey, doc *Object) *Plan {
+func newPlan(o PlanOptions, target string, liveDoc *Object, live []jwks.LiveKey, doc *Object) *Plan {
 	p := &Plan{Set: o.Set.Name, Target: target, First: liveDoc == nil, Keys: []KeyChange{}, now: o.Now, rotation: o.Set.Rotation}
-	p.live, p.next = live, liveKeysOf(o.Keys)
+	p.live, p.next = live, jwks.LiveKeys(o.Keys)
 	src := map[string]string{}
 	for _, k := range o.Keys.Keys {
-		src[k.KID] = k.sourceSpec()
+		src[k.KID] = k.SourceSpec()
 	}
-	liveBy := map[string]LiveKey{}
+	liveBy := map[string]jwks.LiveKey{}
 	for _, k := range live {
 		liveBy[k.KID] = k
 	}
-	nextBy := map[string]LiveKey{}
+	nextBy := map[string]jwks.LiveKey{}
 	for _, k := range p.next {
 		nextBy[k.KID] = k
 		l, ok := liveBy[k.KID]

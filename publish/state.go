@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jwkspub/jwkspub/publish/jwks"
 )
 
 // StateVersion is the state object's format version. ParseState refuses any other, so an
@@ -111,16 +113,6 @@ func (s *State) Key(kid string) *StateKey {
 	return nil
 }
 
-// LiveKey is the identity of a key in a published document.
-type LiveKey struct {
-	KID        string
-	Alg        string
-	Use        string
-	Thumbprint string
-	// X5T is the SHA-256 of the leaf certificate, empty without x5c.
-	X5T string
-}
-
 // NextState is the state after publishing set over a target whose live document holds live
 // and whose state was old (nil when absent), at now. It does not modify old.
 //
@@ -137,7 +129,7 @@ type LiveKey struct {
 // Adopted kids count as first published now for supersession too: a run that wrote the
 // document and died before the state leaves exactly this, and the next run must still record
 // that the new key superseded the old ones.
-func NextState(old *State, live []LiveKey, set *Set, now time.Time) *State {
+func NextState(old *State, live []jwks.LiveKey, set *jwks.Set, now time.Time) *State {
 	now = now.UTC().Truncate(time.Second)
 	next := &State{Version: StateVersion}
 	if old != nil {
@@ -168,7 +160,7 @@ func NextState(old *State, live []LiveKey, set *Set, now time.Time) *State {
 	var fresh []string // kids first published by this publication
 	for _, k := range set.Keys {
 		inSet[k.KID] = true
-		src := k.sourceSpec()
+		src := k.SourceSpec()
 		i := idx(k.KID)
 		switch {
 		case i < 0:
@@ -198,7 +190,7 @@ func NextState(old *State, live []LiveKey, set *Set, now time.Time) *State {
 // then superseded from when both were published. Without an order, a key first published now
 // supersedes the same source's keys published before. An adopted key (live, but new to the
 // state) ranks between: newer than the keys the state knew, older than keys new to the document.
-func supersede(st *State, set *Set, fresh []string, adopted map[string]bool, now time.Time) {
+func supersede(st *State, set *jwks.Set, fresh []string, adopted map[string]bool, now time.Time) {
 	type member struct {
 		sk    *StateKey
 		order int
@@ -298,13 +290,4 @@ func utcPtr(t *time.Time) *time.Time {
 	}
 	c := t.UTC()
 	return &c
-}
-
-// sourceSpec is the configured source of a key: its Spec, or for a key assembled without
-// Build, the source of its origin.
-func (k *JWK) sourceSpec() string {
-	if k.Spec != "" {
-		return k.Spec
-	}
-	return k.Origin.Source
 }

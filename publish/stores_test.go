@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/jwkspub/jwkspub/publish/jwks"
 )
 
 // A directory target refuses to replace a document that appeared after it was read as
@@ -27,7 +29,7 @@ func TestFileFirstCreateRace(t *testing.T) {
 		t.Fatalf("got %v, want the re-plan's guard refusal", err)
 	}
 	live, _ := os.ReadFile(strings.TrimPrefix(tg.URL, "file://"))
-	want, _ := Encode(rotKeys(t, 1), false)
+	want, _ := jwks.Encode(rotKeys(t, 1), false)
 	if string(live) != string(want) {
 		t.Errorf("winner's document overwritten: %s", live)
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwkspub/jwkspub/internal/golden"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/target/file"
 
 	"github.com/jwkspub/jwkspub/sources"
@@ -35,7 +37,7 @@ func fileTargetGzip(t testing.TB, dir string, gz bool) Destination {
 
 // rotKeys is an Ed25519 set from seeds, every key from one configured source so that a new
 // key supersedes the older ones. Kids are k<seed>, so tests read easily.
-func rotKeys(t testing.TB, seeds ...byte) *Set {
+func rotKeys(t testing.TB, seeds ...byte) *jwks.Set {
 	t.Helper()
 	var keys []sources.Key
 	for _, s := range seeds {
@@ -43,7 +45,7 @@ func rotKeys(t testing.TB, seeds ...byte) *Set {
 		keys = append(keys, sources.Key{Kty: sources.KtyOKP, Crv: "Ed25519", X: pub, KID: fmt.Sprintf("k%d", s),
 			Origin: sources.Origin{Source: fmt.Sprintf("file:keys/k%d.pem", s), Location: "block 1"}})
 	}
-	set, err := Assemble(keys, AssembleOptions{})
+	set, err := jwks.Assemble(keys, jwks.AssembleOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func testSet(name string) *SetConfig {
 }
 
 // publishAt plans, guards and applies like `jwkspub publish` at the given time.
-func publishAt(t *testing.T, tg Destination, cfg *SetConfig, keys *Set, now time.Time, g GuardOptions) (*Plan, error) {
+func publishAt(t *testing.T, tg Destination, cfg *SetConfig, keys *jwks.Set, now time.Time, g GuardOptions) (*Plan, error) {
 	t.Helper()
 	p, err := PlanTarget(context.Background(), tg, PlanOptions{Set: cfg, Keys: keys, Now: now, Version: "test"})
 	if err != nil {
@@ -89,7 +91,7 @@ func TestFirstPublishThenUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := Encode(keys, false)
+	want, _ := jwks.Encode(keys, false)
 	if !bytes.Equal(doc, want) {
 		t.Fatalf("published %s, want %s", doc, want)
 	}
@@ -166,7 +168,7 @@ func TestDiscoveryDocument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "discovery.json", got)
+	golden.Check(t, "discovery.json", got)
 
 	// Dropping the issuer deletes the discovery document.
 	cfg.Issuer = ""

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jwkspub/jwkspub/publish/jwks"
 )
 
 // Timeline is the rotation procedure made visible for one target: add a key, wait until it is
@@ -41,7 +43,7 @@ type KeyTimeline struct {
 
 // TimelineOf builds the timeline from a target's state and live document (the only inputs, as
 // for the guard), the set's rotation settings and the Cache-Control in effect.
-func TimelineOf(set *SetConfig, target string, st *State, live []LiveKey, cacheControl string, now time.Time) *Timeline {
+func TimelineOf(set *SetConfig, target string, st *State, live []jwks.LiveKey, cacheControl string, now time.Time) *Timeline {
 	delay := SafeDelay(set.Rotation, cacheControl)
 	mtl := time.Duration(set.Rotation.MaxTokenLifetime)
 	tl := &Timeline{Set: set.Name, Target: target, SafeDelay: delay.String(), Keys: []KeyTimeline{}, Now: now.UTC()}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
@@ -36,7 +37,7 @@ type TokenOptions struct {
 // with (a verifier must not let the token choose), the signature verifies with that key, and
 // the token carries exp and is within exp and nbf. Errors wrap ErrTokenRejected and never
 // contain the token.
-func VerifyToken(set *Set, token string, opts TokenOptions) (*TokenResult, error) {
+func VerifyToken(set *jwks.Set, token string, opts TokenOptions) (*TokenResult, error) {
 	reject := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrTokenRejected, fmt.Sprintf(format, a...))
 	}
@@ -57,7 +58,7 @@ func VerifyToken(set *Set, token string, opts TokenOptions) (*TokenResult, error
 	if kid == "" {
 		return nil, reject("token header has no kid; a verifier cannot pick its key from the set")
 	}
-	var key *JWK
+	var key *jwks.JWK
 	for i := range set.Keys {
 		if set.Keys[i].KID == kid {
 			key = &set.Keys[i]

@@ -15,11 +15,12 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
 // twoSourceKeys is a set with Ed25519 keys k<seed>, each from the spec given for it.
-func twoSourceKeys(t *testing.T, specs map[byte]string, unavailable ...string) *Set {
+func twoSourceKeys(t *testing.T, specs map[byte]string, unavailable ...string) *jwks.Set {
 	t.Helper()
 	var keys []sources.Key
 	for s, spec := range specs {
@@ -27,7 +28,7 @@ func twoSourceKeys(t *testing.T, specs map[byte]string, unavailable ...string) *
 		keys = append(keys, sources.Key{Kty: sources.KtyOKP, Crv: "Ed25519", X: pub, KID: fmt.Sprintf("k%d", s),
 			Origin: sources.Origin{Source: spec, Location: fmt.Sprintf("version %d", s)}})
 	}
-	set, err := Assemble(keys, AssembleOptions{})
+	set, err := jwks.Assemble(keys, jwks.AssembleOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestBuildOptionalSourceUnavailable(t *testing.T) {
 	for _, optional := range []bool{true, false} {
 		t.Run(fmt.Sprintf("optional=%v", optional), func(t *testing.T) {
 			set := &SetConfig{Name: "prod", Sources: []SourceConfig{
-				{Spec: sources.Spec{Spec: "file:testdata/keys/p256.pub.pem"}},
+				{Spec: sources.Spec{Spec: "file:jwks/testdata/keys/p256.pub.pem"}},
 				{Spec: sources.Spec{Spec: "vault-transit:transit/jwt", Optional: optional}},
 			}}
 			var srcs []sources.Source

@@ -77,3 +77,19 @@ func (p *problems) err() error {
 	}
 	return &List{Errs: p.errs, Omitted: p.omitted}
 }
+
+// Listed writes a heading and the first ListLimit items, indented, one per line, then how
+// many more there are: the one shape of every refusal that lists violations (policy, guard).
+func Listed[T interface{ String() string }](heading string, items []T) string {
+	var b strings.Builder
+	b.WriteString(heading)
+	for _, v := range items[:min(len(items), ListLimit)] {
+		b.WriteString("\n  ")
+		b.WriteString(v.String())
+	}
+	if n := len(items) - ListLimit; n > 0 {
+		b.WriteString("\n  ")
+		b.WriteString(MoreLine(n))
+	}
+	return b.String()
+}

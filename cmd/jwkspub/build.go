@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 )
 
 func buildCommand(e env) *cli.Command {
@@ -38,7 +39,7 @@ func buildCommand(e env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			doc, err := publish.Encode(built, c.Bool("pretty") || set.Output.Pretty)
+			doc, err := jwks.Encode(built, c.Bool("pretty") || set.Output.Pretty)
 			if err != nil {
 				return fmt.Errorf("set %q: %w", set.Name, err)
 			}
@@ -56,7 +57,7 @@ func buildCommand(e env) *cli.Command {
 }
 
 // report tells what build wrote: a line for people, an object for machines.
-func report(w io.Writer, format, name, path string, doc []byte, set *publish.Set) error {
+func report(w io.Writer, format, name, path string, doc []byte, set *jwks.Set) error {
 	sum := sha256.Sum256(doc)
 	if format == "json" {
 		type key struct {

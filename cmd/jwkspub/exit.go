@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -44,7 +45,7 @@ func exitCode(err error) int {
 	var (
 		ue *usageError
 		ce *codeError
-		pe *publish.PolicyError
+		pe *jwks.PolicyError
 		ge *publish.GuardError
 	)
 	switch {

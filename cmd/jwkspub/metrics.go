@@ -8,12 +8,13 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 )
 
 // runRecord collects what a diff or publish run built and planned, for --metrics-file. It
 // travels in the run's context: it belongs to one invocation, never to the process.
 type runRecord struct {
-	built   map[string]*publish.Set // set name → the keys assembled from its sources
+	built   map[string]*jwks.Set // set name → the keys assembled from its sources
 	planned *planned
 }
 
@@ -39,7 +40,7 @@ func withMetrics(cmd *cli.Command, e env) *cli.Command {
 		if path == "" {
 			return action(c)
 		}
-		rec := &runRecord{built: map[string]*publish.Set{}}
+		rec := &runRecord{built: map[string]*jwks.Set{}}
 		c.Context = context.WithValue(c.Context, runRecordKey{}, rec)
 		err := action(c)
 		publishing := c.Command.Name == "publish" && !c.Bool("dry-run")

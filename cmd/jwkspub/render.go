@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/templates"
 )
 
@@ -74,7 +75,7 @@ func renderCommand(e env) *cli.Command {
 }
 
 // renderReport says what render wrote: a line per file for people, an object for machines.
-func renderReport(e env, format, name, dir string, files []publish.ContextFile, set *publish.Set) error {
+func renderReport(e env, format, name, dir string, files []publish.ContextFile, set *jwks.Set) error {
 	type file struct {
 		Path    string `json:"path"`
 		Bytes   int    `json:"bytes"`

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -110,9 +111,9 @@ func runSignTest(c *cli.Context, e env, format string) error {
 }
 
 // newestVersion finds the built key of the highest Transit version from source spec.
-func newestVersion(set *publish.Set, spec string) (*publish.JWK, int) {
+func newestVersion(set *jwks.Set, spec string) (*jwks.JWK, int) {
 	var (
-		best *publish.JWK
+		best *jwks.JWK
 		ver  int
 	)
 	for i := range set.Keys {

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -146,9 +147,9 @@ func runVerify(c *cli.Context, e env) error {
 	}
 
 	out := verifyReport{Source: origin.String(), Set: setName}
-	set, err := publish.Verify(doc, origin, publish.VerifyOptions{Policy: policy, Now: e.clock()})
+	set, err := jwks.Verify(doc, origin, jwks.VerifyOptions{Policy: policy, Now: e.clock()})
 	if err != nil {
-		var pe *publish.PolicyError
+		var pe *jwks.PolicyError
 		if format == "json" && errors.As(err, &pe) {
 			for _, v := range pe.Violations {
 				out.Violations = append(out.Violations, v.String())
@@ -243,25 +244,25 @@ func expectDrift(c *cli.Context, e env, rawURL string, logger *slog.Logger) (*pu
 
 // verifyPolicy is the policy a document is checked against: the chosen set's when there is a
 // configuration file (--config, or jwkspub.yaml when present), else the default policy.
-func verifyPolicy(c *cli.Context) (publish.Policy, string, error) {
+func verifyPolicy(c *cli.Context) (jwks.Policy, string, error) {
 	if c.String("config") == "" {
 		if _, err := os.Stat("jwkspub.yaml"); err != nil {
 			if len(c.StringSlice("set")) > 0 {
-				return publish.Policy{}, "", usagef("--set needs a configuration file")
+				return jwks.Policy{}, "", usagef("--set needs a configuration file")
 			}
-			return publish.Policy{}, "", nil
+			return jwks.Policy{}, "", nil
 		}
 	}
 	cfg, err := loadConfig(c)
 	if err != nil {
-		return publish.Policy{}, "", err
+		return jwks.Policy{}, "", err
 	}
 	if len(cfg.Sets) != 1 {
 		names := make([]string, len(cfg.Sets))
 		for i, s := range cfg.Sets {
 			names[i] = s.Name
 		}
-		return publish.Policy{}, "", usagef("verify checks against one set's policy; choose it with --set (the configuration has %v)", names)
+		return jwks.Policy{}, "", usagef("verify checks against one set's policy; choose it with --set (the configuration has %v)", names)
 	}
 	return cfg.Sets[0].Policy, cfg.Sets[0].Name, nil
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/target"
 	"github.com/jwkspub/jwkspub/publish/target/file"
 )
@@ -109,7 +110,7 @@ func consistent(t *testing.T, tg target.Target, exact bool) []string {
 	if doc == nil {
 		t.Fatal("the JWKS is gone")
 	}
-	live, err := publish.ParseLive(doc.Body)
+	live, err := jwks.ParseLive(doc.Body)
 	if err != nil {
 		t.Fatalf("the JWKS is not whole: %v\n%s", err, doc.Body)
 	}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/publishtest"
 )
 
@@ -189,7 +189,7 @@ func TestS3RequestCounts(t *testing.T) {
 	tg := proxiedTarget(t, px, bucket)
 	for _, step := range []struct {
 		name string
-		keys *publish.Set
+		keys *jwks.Set
 		want map[string]int
 	}{
 		// 3 reads (all absent), JWKS and state written and read back.

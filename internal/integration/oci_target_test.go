@@ -7,7 +7,6 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -16,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/target"
 	"github.com/jwkspub/jwkspub/publish/target/oci"
 )
@@ -49,9 +51,9 @@ func (w *warnCounter) Handle(_ context.Context, r slog.Record) error {
 
 // ociObjects are the objects of a publication of keys at an image target, encoded as the
 // publisher encodes them.
-func ociObjects(t *testing.T, keys *publish.Set) []target.Object {
+func ociObjects(t *testing.T, keys *jwks.Set) []target.Object {
 	t.Helper()
-	doc, err := publish.Encode(keys, false)
+	doc, err := jwks.Encode(keys, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,19 +13,20 @@ import (
 	"testing"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
 // edSet assembles Ed25519 keys made from seeds, with thumbprint kids: such sets encode to
 // the same length whatever the keys, which is what a same-size rotation needs.
-func edSet(t *testing.T, seeds ...byte) *publish.Set {
+func edSet(t *testing.T, seeds ...byte) *jwks.Set {
 	t.Helper()
 	var keys []sources.Key
 	for _, s := range seeds {
 		pub := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{s}, ed25519.SeedSize)).Public().(ed25519.PublicKey)
 		keys = append(keys, sources.Key{Kty: sources.KtyOKP, Crv: "Ed25519", X: pub, Origin: sources.Origin{Source: fmt.Sprintf("test:%d", s)}})
 	}
-	set, err := publish.Assemble(keys, publish.AssembleOptions{KID: publish.KIDThumbprint})
+	set, err := jwks.Assemble(keys, jwks.AssembleOptions{KID: jwks.KIDThumbprint})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ import (
 	"gocloud.dev/blob/s3blob"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/publishtest"
 	"github.com/jwkspub/jwkspub/publish/target"
 	targetblob "github.com/jwkspub/jwkspub/publish/target/blob"
@@ -200,7 +201,7 @@ func setConfig() *publish.SetConfig {
 }
 
 // publishTo plans, guards and publishes like `jwkspub publish`.
-func publishTo(ctx context.Context, tg *storeTarget, keys *publish.Set, now time.Time, hook func(*publish.Plan, int)) (*publish.Plan, error) {
+func publishTo(ctx context.Context, tg *storeTarget, keys *jwks.Set, now time.Time, hook func(*publish.Plan, int)) (*publish.Plan, error) {
 	p, err := publish.PlanTarget(ctx, tg.Destination, publish.PlanOptions{Set: setConfig(), Keys: keys, Now: now, Version: "test"})
 	if err != nil {
 		return nil, err
@@ -229,9 +230,9 @@ func liveDoc(t *testing.T, tg *storeTarget) ([]byte, *blob.Attributes) {
 	return body, a
 }
 
-func encoded(t *testing.T, keys *publish.Set) []byte {
+func encoded(t *testing.T, keys *jwks.Set) []byte {
 	t.Helper()
-	b, err := publish.Encode(keys, false)
+	b, err := jwks.Encode(keys, false)
 	if err != nil {
 		t.Fatal(err)
 	}

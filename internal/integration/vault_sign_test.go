@@ -18,7 +18,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
-	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -170,7 +170,7 @@ func TestVaultTransitSignRoundTrip(t *testing.T) {
 		keys = append(keys, vaultKeys(t, vaultSource(t, v, sources.Spec{Spec: "vault-transit:" + mount + "/" + name, Alg: c.alg}))...)
 	}
 	set := vaultAssemble(t, keys, "{{.Name}}-v{{.Version}}")
-	doc, err := publish.Encode(set, false)
+	doc, err := jwks.Encode(set, false)
 	if err != nil {
 		t.Fatal(err)
 	}

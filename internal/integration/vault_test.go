@@ -27,6 +27,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -131,20 +132,20 @@ func vaultKeys(t *testing.T, s sources.Source) []sources.Key {
 	return keys
 }
 
-func vaultAssemble(t *testing.T, keys []sources.Key, kidTemplate string) *publish.Set {
+func vaultAssemble(t *testing.T, keys []sources.Key, kidTemplate string) *jwks.Set {
 	t.Helper()
-	opts := publish.AssembleOptions{Now: time.Now()}
+	opts := jwks.AssembleOptions{Now: time.Now()}
 	if kidTemplate != "" {
-		opts.KID, opts.KIDTemplate = publish.KIDTemplate, kidTemplate
+		opts.KID, opts.KIDTemplate = jwks.KIDTemplate, kidTemplate
 	}
-	set, err := publish.Assemble(keys, opts)
+	set, err := jwks.Assemble(keys, opts)
 	if err != nil {
 		t.Fatalf("Assemble: %v", err)
 	}
 	return set
 }
 
-func vaultKIDs(set *publish.Set) []string {
+func vaultKIDs(set *jwks.Set) []string {
 	out := make([]string, len(set.Keys))
 	for i, k := range set.Keys {
 		out[i] = k.KID
@@ -287,7 +288,7 @@ func TestVaultTransitRotation(t *testing.T) {
 		t.Fatalf("versions 2: %v", got)
 	}
 	// More versions than max_keys: the refusal points at the versions option.
-	set := &publish.SetConfig{Name: "prod", Policy: publish.Policy{MaxKeys: 2}, Sources: []publish.SourceConfig{{Spec: sources.Spec{Spec: spec}}}}
+	set := &publish.SetConfig{Name: "prod", Policy: jwks.Policy{MaxKeys: 2}, Sources: []publish.SourceConfig{{Spec: sources.Spec{Spec: spec}}}}
 	_, err := publish.Build(context.Background(), publish.BuildOptions{Set: set, Sources: []sources.Source{vaultSource(t, v, sources.Spec{Spec: spec})}})
 	if err == nil || !strings.Contains(err.Error(), "max-keys: 3 keys exceed the policy maximum of 2") || !strings.Contains(err.Error(), spec+" gives 3 versions: publish only the recent ones with `versions: N`") {
 		t.Fatalf("max_keys 2 with three versions: %v", err)

@@ -32,6 +32,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -86,7 +87,7 @@ func newSigners(t *testing.T) []*signer {
 
 // publishSigners builds the set the way `jwkspub render` does: public PEM files read by file:
 // sources with the alg configured per source, kids from the RFC 7638 thumbprint.
-func publishSigners(t *testing.T, signers []*signer, set *publish.SetConfig) *publish.Set {
+func publishSigners(t *testing.T, signers []*signer, set *publish.SetConfig) *jwks.Set {
 	t.Helper()
 	dir := t.TempDir()
 	var srcs []sources.Source
@@ -117,7 +118,7 @@ func publishSigners(t *testing.T, signers []*signer, set *publish.SetConfig) *pu
 
 // findKIDs sets each signer's kid from the built set, where its public key must be published
 // with its alg.
-func findKIDs(t *testing.T, built *publish.Set, signers []*signer) {
+func findKIDs(t *testing.T, built *jwks.Set, signers []*signer) {
 	t.Helper()
 	for _, s := range signers {
 		for _, k := range built.Keys {

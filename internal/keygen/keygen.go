@@ -19,7 +19,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -51,13 +51,13 @@ type Pair struct {
 	// PublicPEM is the PKIX public key PEM.
 	PublicPEM []byte
 	// JWK is the public key as build publishes it: normalised, with its kid, alg and use.
-	JWK publish.JWK
-	// JWKJSON is JWK encoded by publish.EncodeKey.
+	JWK jwks.JWK
+	// JWKJSON is JWK encoded by jwks.EncodeKey.
 	JWKJSON []byte
 }
 
 // Generate makes a key pair. The public JWK goes through the same parser (sources.ParsePEM),
-// policy (publish.Assemble) and encoder (publish.EncodeKey) as build, so what keygen prints is
+// policy (jwks.Assemble) and encoder (jwks.EncodeKey) as build, so what keygen prints is
 // what build will publish for the same key.
 func Generate(o Options) (*Pair, error) {
 	r := o.Rand
@@ -74,8 +74,8 @@ func Generate(o Options) (*Pair, error) {
 		if bits == 0 {
 			bits = DefaultRSABits
 		}
-		if bits < publish.MinRSABitsFloor || bits > MaxRSABits {
-			return nil, fmt.Errorf("%w: RSA keys must have %d to %d bits, not %d (3072 recommended)", ErrBadOptions, publish.MinRSABitsFloor, MaxRSABits, bits)
+		if bits < jwks.MinRSABitsFloor || bits > MaxRSABits {
+			return nil, fmt.Errorf("%w: RSA keys must have %d to %d bits, not %d (3072 recommended)", ErrBadOptions, jwks.MinRSABitsFloor, MaxRSABits, bits)
 		}
 		if o.Crv != "" {
 			return nil, fmt.Errorf("%w: RSA keys have no curve", ErrBadOptions)
@@ -134,12 +134,12 @@ func fromSigner(priv crypto.Signer, o Options) (*Pair, error) {
 		return nil, err
 	}
 	keys[0].ConfigAlg, keys[0].KID = o.Alg, o.KID
-	set, err := publish.Assemble(keys, publish.AssembleOptions{})
+	set, err := jwks.Assemble(keys, jwks.AssembleOptions{})
 	if err != nil {
 		return nil, err
 	}
 	p.JWK = set.Keys[0]
-	if p.JWKJSON, err = publish.EncodeKey(&p.JWK); err != nil {
+	if p.JWKJSON, err = jwks.EncodeKey(&p.JWK); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -106,11 +106,11 @@ func TestGenerate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			set, err := publish.Assemble(keys, publish.AssembleOptions{})
+			set, err := jwks.Assemble(keys, jwks.AssembleOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			doc, err := publish.Encode(set, false)
+			doc, err := jwks.Encode(set, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,7 +208,7 @@ func TestGenerateRefusals(t *testing.T) {
 	}
 	// A policy refusal (alg for another key type) comes from Assemble, as in build.
 	_, err := Generate(Options{Kty: "EC", Alg: "RS256"})
-	var pe *publish.PolicyError
+	var pe *jwks.PolicyError
 	if !errors.As(err, &pe) || pe.Violations[0].Rule != "alg-kty" {
 		t.Errorf("EC with RS256: %v", err)
 	}

@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/target"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
 // Keys returns an Ed25519 set made from seeds, kid "k<seed>", every key from the source spec
 // "file:keys/*.pem", so that a new key supersedes the older ones.
-func Keys(t testing.TB, seeds ...byte) *publish.Set {
+func Keys(t testing.TB, seeds ...byte) *jwks.Set {
 	t.Helper()
 	var keys []sources.Key
 	for _, s := range seeds {
@@ -27,7 +28,7 @@ func Keys(t testing.TB, seeds ...byte) *publish.Set {
 		keys = append(keys, sources.Key{Kty: sources.KtyOKP, Crv: "Ed25519", X: pub, KID: fmt.Sprintf("k%d", s),
 			Origin: sources.Origin{Source: fmt.Sprintf("file:keys/k%d.pem", s)}})
 	}
-	set, err := publish.Assemble(keys, publish.AssembleOptions{})
+	set, err := jwks.Assemble(keys, jwks.AssembleOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func TargetConformance(t *testing.T, newTarget func(t *testing.T) publish.Destin
 			Output:   publish.Output{CacheControl: "public, max-age=60", ContentType: "application/jwk-set+json"},
 			Rotation: publish.Rotation{MaxTokenLifetime: mtl}}
 	}
-	run := func(t *testing.T, tg publish.Destination, c *publish.SetConfig, keys *publish.Set, now time.Time) *publish.Plan {
+	run := func(t *testing.T, tg publish.Destination, c *publish.SetConfig, keys *jwks.Set, now time.Time) *publish.Plan {
 		t.Helper()
 		p, err := publish.PlanTarget(ctx, tg, publish.PlanOptions{Set: c, Keys: keys, Now: now, Version: "conformance"})
 		if err != nil {
@@ -78,7 +79,7 @@ func TargetConformance(t *testing.T, newTarget func(t *testing.T) publish.Destin
 		if !p.First || !p.Changed() {
 			t.Fatalf("plan: first=%v objects=%v", p.First, p.Objects)
 		}
-		want, _ := publish.Encode(keys, false)
+		want, _ := jwks.Encode(keys, false)
 		s := read(t, tg)
 		doc := s.Object(s.Names.JWKS)
 		if doc == nil || !bytes.Equal(doc.Body, want) {

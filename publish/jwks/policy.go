@@ -1,4 +1,4 @@
-package publish
+package jwks
 
 import (
 	"fmt"
@@ -125,7 +125,7 @@ func maxKeysFix(keys []JWK) string {
 	count := map[string]int{}
 	top := ""
 	for i := range keys {
-		src := keys[i].sourceSpec()
+		src := keys[i].SourceSpec()
 		if !strings.HasPrefix(src, "vault-transit:") {
 			continue
 		}

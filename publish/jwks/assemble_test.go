@@ -1,4 +1,4 @@
-package publish
+package jwks
 
 import (
 	"bytes"
@@ -13,7 +13,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"math/big"
 	"os"
@@ -24,10 +23,9 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
+	"github.com/jwkspub/jwkspub/internal/golden"
 	"github.com/jwkspub/jwkspub/sources"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // RFC 7638 §3.1 and RFC 8037 Appendix A keys and thumbprints.
 const (
@@ -195,23 +193,6 @@ func testSourceKeys(t testing.TB) []sources.Key {
 	return keys
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden file:\n got: %s\nwant: %s", name, got, want)
-	}
-}
-
 func TestEncodeGolden(t *testing.T) {
 	keys := testSourceKeys(t)
 	for _, pretty := range []bool{false, true} {
@@ -224,7 +205,7 @@ func TestEncodeGolden(t *testing.T) {
 		if pretty {
 			name = "testkeys.pretty.jwks.json"
 		}
-		golden(t, name, doc)
+		golden.Check(t, name, doc)
 	}
 }
 

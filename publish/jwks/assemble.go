@@ -1,4 +1,4 @@
-package publish
+package jwks
 
 import (
 	"bytes"
@@ -86,7 +86,7 @@ type PolicyError struct {
 // Error lists the first sources.ListLimit violations and counts the rest: a set of a hundred
 // thousand duplicate keys printed 38 MB.
 func (e *PolicyError) Error() string {
-	return listed(fmt.Sprintf("refused by policy: %d violation(s)", len(e.Violations)), e.Violations)
+	return sources.Listed(fmt.Sprintf("refused by policy: %d violation(s)", len(e.Violations)), e.Violations)
 }
 
 // Assemble validates keys against the policy and builds the set to publish, in a stable order
@@ -562,4 +562,17 @@ func onCurve(crv string, x, y []byte) bool {
 	raw = append(append(append(raw, 4), x...), y...)
 	_, err := c.NewPublicKey(raw)
 	return err == nil
+}
+
+// WithoutRule returns vs without the violations of rule, reusing vs's array: a caller that
+// explains a failure better itself (no key could be read, so the set is empty) drops the rule
+// that merely restates it.
+func WithoutRule(vs []Violation, rule string) []Violation {
+	out := vs[:0]
+	for _, v := range vs {
+		if v.Rule != rule {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package publish
+package jwks
 
 import (
 	"crypto"
@@ -123,4 +123,13 @@ func k8sKID(k *JWK) (string, error) {
 func sha256Of(b []byte) []byte {
 	s := sha256.Sum256(b)
 	return s[:]
+}
+
+// SourceSpec is the configured source of a key: its Spec, or for a key assembled without
+// Build, the source of its origin.
+func (k *JWK) SourceSpec() string {
+	if k.Spec != "" {
+		return k.Spec
+	}
+	return k.Origin.Source
 }

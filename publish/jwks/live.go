@@ -1,4 +1,4 @@
-package publish
+package jwks
 
 import (
 	"crypto/sha256"
@@ -8,6 +8,16 @@ import (
 	"slices"
 	"strings"
 )
+
+// LiveKey is the identity of a key in a published document.
+type LiveKey struct {
+	KID        string
+	Alg        string
+	Use        string
+	Thumbprint string
+	// X5T is the SHA-256 of the leaf certificate, empty without x5c.
+	X5T string
+}
 
 // ParseLive reads the identities of the keys in a published JWK Set, which may have been
 // written by anything: kid, alg, use, the RFC 7638 thumbprint of the material and the leaf
@@ -74,8 +84,8 @@ func ParseLive(doc []byte) ([]LiveKey, error) {
 	return out, nil
 }
 
-// liveKeysOf gives the identities of an assembled set's keys, comparable with ParseLive's.
-func liveKeysOf(set *Set) []LiveKey {
+// LiveKeys gives the identities of an assembled set's keys, comparable with ParseLive's.
+func LiveKeys(set *Set) []LiveKey {
 	out := make([]LiveKey, 0, len(set.Keys))
 	for i := range set.Keys {
 		k := &set.Keys[i]
