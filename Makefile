@@ -6,12 +6,12 @@ CACHE     ?= $(HOME)/.cache/jwkspub
 # has no deadline to race, and real findings still fail the run.
 FUZZTIME  ?= 10000x
 # Fuzz targets run briefly on every test run: package:FuzzName.
-FUZZ_TARGETS = ./sources:FuzzParsePEM ./sources:FuzzParseJWK ./sources:FuzzParseEnvValue ./publish:FuzzParseConfig ./publish/target/oci:FuzzParseDockerfile ./publish:FuzzParseState ./publish/jwks:FuzzParseLive ./templates:FuzzRender
+FUZZ_TARGETS = ./sources:FuzzParsePEM ./sources:FuzzParseJWK ./sources:FuzzParseEnvValue ./publish:FuzzParseConfig ./publish/target/oci:FuzzParseDockerfile ./publish/rotation:FuzzParseState ./publish/jwks:FuzzParseLive ./templates:FuzzRender
 FUZZ_TARGETS += ./sources:FuzzParseKVSpec ./sources:FuzzParseJWKStream
 FUZZ_TARGETS += ./publish:FuzzWriteMetrics
 FUZZ_TARGETS += ./publish/jwks:FuzzCheckPublicOnly ./publish/jwks:FuzzVerify
 FUZZ_TARGETS += ./publish/target/blob:FuzzUnescapeMetadata ./sources:FuzzParse
-FUZZ_TARGETS += ./publish:FuzzCacheControl
+FUZZ_TARGETS += ./publish/rotation:FuzzCacheControl
 # Release builds leave out the Cloud Storage client's gRPC transport (xDS, Envoy protos): gs://
 # targets use its JSON API, and the gRPC modules cost 19 MB of binary and 12 MB of resident
 # memory at start-up (cloud.google.com/go/storage documents this tag).

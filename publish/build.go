@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -106,7 +107,7 @@ func Build(ctx context.Context, o BuildOptions) (*jwks.Set, error) {
 		if errors.As(err, &pe) && (len(errs) > 0 || o.KeepsLive && len(unavailable) > 0) {
 			// An empty or short set is a consequence of the source errors, not news; or the
 			// live keys of the unavailable sources will fill it at each target.
-			pe.Violations = jwks.WithoutRule(pe.Violations, RuleEmptySet)
+			pe.Violations = jwks.WithoutRule(pe.Violations, rotation.RuleEmptySet)
 			if len(pe.Violations) == 0 {
 				err, set = nil, &jwks.Set{}
 			}

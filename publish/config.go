@@ -5,18 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
 	"path"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -35,7 +34,7 @@ type SetConfig struct {
 	KID         string         `yaml:"kid"`
 	KIDTemplate string         `yaml:"kid_template"`
 	Output      Output         `yaml:"output"`
-	Rotation    Rotation       `yaml:"rotation"`
+	Rotation    rotation.Rules `yaml:"rotation"`
 	Targets     []TargetConfig `yaml:"targets"`
 
 	line int // where the set starts in the file, for messages
@@ -55,16 +54,6 @@ const (
 	DefaultContentType  = "application/json"
 )
 
-// Rotation bounds how fast keys may leave the set.
-type Rotation struct {
-	// MaxTokenLifetime is the longest a token signed by a key stays valid.
-	MaxTokenLifetime Duration `yaml:"max_token_lifetime"`
-	// CDNTTL is how long a CDN in front of the target may cache the document, beyond max-age.
-	CDNTTL Duration `yaml:"cdn_ttl"`
-	// MaxRemoved is how many keys one publication may remove; nil means 1.
-	MaxRemoved *int `yaml:"max_removed"`
-}
-
 // SourceConfig is a source spec, written either as a plain string or as a mapping with options.
 type SourceConfig struct{ sources.Spec }
 
@@ -76,68 +65,6 @@ type TargetConfig struct {
 	// PublicRead grants anonymous read on the objects written, where the store has per-object
 	// ACLs (s3, gs). Off by default: keep the bucket private behind a CDN.
 	PublicRead bool `yaml:"public_read"`
-}
-
-// Duration is a time.Duration that also accepts days ("90d").
-type Duration time.Duration
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// ParseDuration parses a Go duration or a whole number of days ("90d"). A value too large for
-// a time.Duration (about 292 years) is an error, never a wrapped-around one.
-func ParseDuration(s string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.ParseInt(days, 10, 64)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("bad duration %q (use 24h, 90m or 7d)", s)
-		}
-		if n > int64(math.MaxInt64/(24*time.Hour)) {
-			return 0, fmt.Errorf("duration %q is out of range", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("bad duration %q (use 24h, 90m or 7d)", s)
-	}
-	return v, nil
-}
-
-// UnmarshalYAML reads the rotation settings, naming the field in a duration that does not
-// parse (Duration alone only knows its line).
-func (r *Rotation) UnmarshalYAML(n *yaml.Node) error {
-	var m struct {
-		MaxTokenLifetime yaml.Node `yaml:"max_token_lifetime"`
-		CDNTTL           yaml.Node `yaml:"cdn_ttl"`
-		MaxRemoved       *int      `yaml:"max_removed"`
-	}
-	if err := strictDecode(n, &m, "max_token_lifetime", "cdn_ttl", "max_removed"); err != nil {
-		return err
-	}
-	for _, f := range []struct {
-		name string
-		node *yaml.Node
-		dst  *Duration
-	}{{"max_token_lifetime", &m.MaxTokenLifetime, &r.MaxTokenLifetime}, {"cdn_ttl", &m.CDNTTL, &r.CDNTTL}} {
-		if f.node.Kind == 0 || f.node.ShortTag() == "!!null" { // absent or empty: unset
-			continue
-		}
-		v, err := ParseDuration(f.node.Value)
-		if err != nil {
-			return fmt.Errorf("line %d: rotation.%s: %w (at most %s)", f.node.Line, f.name, err, formatDays(MaxRotationDuration))
-		}
-		*f.dst = Duration(v)
-	}
-	r.MaxRemoved = m.MaxRemoved
-	return nil
 }
 
 // UnmarshalYAML accepts "file:keys/*.pem" or {spec: ..., alg: ..., kid: ..., optional: ...}.
@@ -304,7 +231,7 @@ func (s *SetConfig) validate() []string {
 	default:
 		add("kid %q: use keep-or-thumbprint, thumbprint, k8s or template", s.KID)
 	}
-	if err := ValidateCacheControl(s.Output.CacheControl); err != nil {
+	if err := rotation.ValidateCacheControl(s.Output.CacheControl); err != nil {
 		add("output.cache_control: %v", err)
 	}
 	switch s.Output.ContentType {
@@ -312,7 +239,7 @@ func (s *SetConfig) validate() []string {
 	default:
 		add("output.content_type %q: use application/json or application/jwk-set+json", s.Output.ContentType)
 	}
-	errs = append(errs, checkRotationBounds(s.Rotation)...)
+	errs = append(errs, rotation.CheckBounds(s.Rotation)...)
 	if s.Rotation.MaxRemoved != nil && *s.Rotation.MaxRemoved < 0 {
 		add("rotation.max_removed %d is negative", *s.Rotation.MaxRemoved)
 	}
@@ -422,40 +349,6 @@ func ValidateIssuer(raw string) error {
 		return fmt.Errorf("%q must not have a query or fragment", raw)
 	}
 	return nil
-}
-
-// ValidateCacheControl accepts the directives that make sense for a public JWKS. Empty means
-// DefaultCacheControl.
-func ValidateCacheControl(v string) error {
-	if v == "" {
-		return nil
-	}
-	for _, d := range strings.Split(v, ",") {
-		d = strings.TrimSpace(d)
-		name, val, hasVal := strings.Cut(d, "=")
-		switch name {
-		case "public", "no-transform", "must-revalidate", "proxy-revalidate":
-			if hasVal {
-				return fmt.Errorf("%q takes no value", name)
-			}
-		case "max-age", "s-maxage", "stale-while-revalidate", "stale-if-error":
-			if !hasVal || val == "" || strings.Trim(val, "0123456789") != "" {
-				return fmt.Errorf("%q needs a number of seconds", name)
-			}
-			if n, err := strconv.ParseInt(val, 10, 64); err != nil || n > MaxCacheSeconds {
-				return fmt.Errorf("%s is more than the bound of %d seconds (%s)", d, MaxCacheSeconds, formatDays(MaxCacheSeconds*time.Second))
-			}
-		default:
-			return fmt.Errorf("directive %q is not allowed for a public JWKS (use public, max-age, s-maxage, stale-while-revalidate, stale-if-error, must-revalidate, no-transform)", d)
-		}
-	}
-	return nil
-}
-
-// MaxAge returns the max-age of a Cache-Control value, 0 when absent; a value too large to
-// represent counts as 2^31 seconds (RFC 9111 §1.2.2).
-func MaxAge(cacheControl string) time.Duration {
-	return parseCacheLifetimes(cacheControl).maxAge
 }
 
 // Set returns the named set.

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jwkspub/jwkspub/publish/rotation"
 )
 
 const fullConfig = `sets:
@@ -51,8 +53,8 @@ func TestParseConfigFull(t *testing.T) {
 	if p.Targets[1].PublicURL == "" || p.Policy.MinRSABits != 3072 || !p.Output.Gzip {
 		t.Errorf("set = %+v", p)
 	}
-	if MaxAge(p.Output.CacheControl) != 600*time.Second {
-		t.Errorf("max-age = %v", MaxAge(p.Output.CacheControl))
+	if rotation.MaxAge(p.Output.CacheControl) != 600*time.Second {
+		t.Errorf("max-age = %v", rotation.MaxAge(p.Output.CacheControl))
 	}
 }
 

@@ -14,8 +14,9 @@
 // plan at once, so one refusal stops every target. Apply hands the plan's objects to the
 // target in one Write (the JWKS first, the state last, so what verifiers need never lags what
 // the state says) and reads them back; Publish re-plans once, and re-runs the guard, when the
-// write lost a race. The State object beside each JWKS records when each kid was first
-// published, superseded and retired; NextState adopts live keys the state does not know (a run
-// that died between the document and the state) so a supersession is never lost. The guard
-// and TimelineOf (jwkspub status) read only the state and the live document.
+// write lost a race. The rotation rules are package rotation, pure functions with no I/O:
+// the State object beside each JWKS records when each kid was first published, superseded and
+// retired, rotation.NextState computes the next one, and Guard here only builds each plan's
+// rotation.Input and collects what rotation.Check refuses. ReadTimeline reads a target for
+// rotation.TimelineOf (jwkspub status); both read only the state and the live document.
 package publish

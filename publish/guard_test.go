@@ -15,6 +15,7 @@ import (
 
 	"github.com/jwkspub/jwkspub/internal/golden"
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/rotation"
 )
 
 // rotated publishes {k1} at t0 and {k1,k2} at t0+1h, so k1 is superseded at t0+1h. With
@@ -54,44 +55,44 @@ func TestGuardRules(t *testing.T) {
 	}{
 		{name: "add a key", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 1, 2, 3) }, now: t0.Add(2 * time.Hour)},
 		{name: "remove the superseded key too early", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 2) }, now: removable.Add(-time.Second),
-			rules: []string{RuleTooEarly}},
+			rules: []string{rotation.RuleTooEarly}},
 		{name: "remove the superseded key once safe", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 2) }, now: removable},
 		{name: "early removal allowed by name", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 2) }, now: t0.Add(2 * time.Hour),
 			guard: GuardOptions{AllowRemoval: []string{"k1"}}},
 		{name: "allowing another kid does not help", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 2) }, now: t0.Add(2 * time.Hour),
-			guard: GuardOptions{AllowRemoval: []string{"k2"}}, rules: []string{RuleTooEarly}},
+			guard: GuardOptions{AllowRemoval: []string{"k2"}}, rules: []string{rotation.RuleTooEarly}},
 		{name: "no max_token_lifetime: every removal needs approval", cfg: noMTL, keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 2) }, now: removable.Add(1000 * time.Hour),
-			rules: []string{RuleNoLifetime}},
+			rules: []string{rotation.RuleNoLifetime}},
 		{name: "no max_token_lifetime, allowed by name", cfg: noMTL, keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 2) }, now: removable,
 			guard: GuardOptions{AllowRemoval: []string{"k1"}}},
 		{name: "removing the newest key: no successor", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 1) }, now: removable.Add(1000 * time.Hour),
-			rules: []string{RuleNoSuccessor}},
+			rules: []string{rotation.RuleNoSuccessor}},
 		{name: "removing the newest key, allowed by name", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 1) }, now: t0.Add(2 * time.Hour),
 			guard: GuardOptions{AllowRemoval: []string{"k2"}}},
 		{name: "replacing every key", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 3) }, now: removable.Add(1000 * time.Hour),
-			rules: []string{RuleNoSharedKey, RuleTooManyRemove, RuleNoSuccessor}},
+			rules: []string{rotation.RuleNoSharedKey, rotation.RuleTooManyRemove, rotation.RuleNoSuccessor}},
 		{name: "replacing every key, max_removed 2", cfg: maxTwo, keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 3) }, now: removable.Add(1000 * time.Hour),
-			rules: []string{RuleNoSharedKey, RuleNoSuccessor}},
+			rules: []string{rotation.RuleNoSharedKey, rotation.RuleNoSuccessor}},
 		{name: "replacing every key, forced", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 3) }, now: t0.Add(2 * time.Hour),
 			guard: GuardOptions{Force: true}},
 		{name: "two removals at once, both named", keys: func(t *testing.T) *jwks.Set { return rotKeys(t, 3) }, now: t0.Add(2 * time.Hour),
-			guard: GuardOptions{AllowRemoval: []string{"k1", "k2"}}, rules: []string{RuleNoSharedKey}},
+			guard: GuardOptions{AllowRemoval: []string{"k1", "k2"}}, rules: []string{rotation.RuleNoSharedKey}},
 		{name: "a live kid for other material", keys: func(t *testing.T) *jwks.Set { return withKID(rotKeys(t, 1, 3), "k1", "k2") }, now: t0.Add(2 * time.Hour),
-			rules: []string{RuleKIDReused}},
+			rules: []string{rotation.RuleKIDReused}},
 		{name: "a live kid for other material, forced", keys: func(t *testing.T) *jwks.Set { return withKID(rotKeys(t, 1, 3), "k1", "k2") }, now: t0.Add(2 * time.Hour),
 			guard: GuardOptions{Force: true}},
 		{name: "an alg change on a live kid", keys: func(t *testing.T) *jwks.Set {
 			s := rotKeys(t, 1, 2)
 			s.Keys[1].Alg = "ES256" // what a misconfigured source alg would do
 			return s
-		}, now: t0.Add(2 * time.Hour), rules: []string{RuleAlgChanged}},
+		}, now: t0.Add(2 * time.Hour), rules: []string{rotation.RuleAlgChanged}},
 		{name: "an alg change on a live kid, forced", keys: func(t *testing.T) *jwks.Set {
 			s := rotKeys(t, 1, 2)
 			s.Keys[1].Alg = "ES256"
 			return s
 		}, now: t0.Add(2 * time.Hour), guard: GuardOptions{Force: true}},
 		{name: "an empty set, even forced", keys: func(t *testing.T) *jwks.Set { return &jwks.Set{} }, now: t0.Add(2 * time.Hour),
-			guard: GuardOptions{Force: true}, rules: []string{RuleEmptySet}},
+			guard: GuardOptions{Force: true}, rules: []string{rotation.RuleEmptySet}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,24 +146,6 @@ func TestGuardMessageSaysWhen(t *testing.T) {
 	}
 }
 
-func TestSafeDelay(t *testing.T) {
-	tests := []struct {
-		cc   string
-		cdn  time.Duration
-		want time.Duration
-	}{
-		{"public, max-age=900", 0, 15 * time.Minute},
-		{"public, max-age=60, stale-while-revalidate=30", 0, 90 * time.Second},
-		{"public, max-age=60, s-maxage=600", time.Minute, 11 * time.Minute},
-		{"public", 0, 0},
-	}
-	for _, tt := range tests {
-		if got := SafeDelay(Rotation{CDNTTL: Duration(tt.cdn)}, tt.cc); got != tt.want {
-			t.Errorf("SafeDelay(%q, %v) = %v, want %v", tt.cc, tt.cdn, got, tt.want)
-		}
-	}
-}
-
 // TestTimeline follows the add → wait → switch → wait → remove procedure through status.
 func TestTimeline(t *testing.T) {
 	cfg := testSet("prod")
@@ -202,12 +185,12 @@ func TestTimeline(t *testing.T) {
 		t.Errorf("after removal: %+v", tl)
 	}
 	var out bytes.Buffer
-	if err := WriteTimelineText(&out, []*Timeline{tl}); err != nil {
+	if err := WriteTimelineText(&out, []*rotation.Timeline{tl}); err != nil {
 		t.Fatal(err)
 	}
 	tl.Target = "file:///srv/www/.well-known/jwks.json"
 	out.Reset()
-	_ = WriteTimelineText(&out, []*Timeline{tl})
+	_ = WriteTimelineText(&out, []*rotation.Timeline{tl})
 	golden.Check(t, "timeline.txt", out.Bytes())
 }
 
@@ -239,98 +222,6 @@ func TestPlanGolden(t *testing.T) {
 		}
 		golden.Check(t, f.name, b.Bytes())
 	}
-}
-
-func TestNextState(t *testing.T) {
-	k12 := rotKeys(t, 1, 2)
-	// A live document without state: its keys are adopted, first published now, and a new
-	// key from the same source supersedes them.
-	live := jwks.LiveKeys(rotKeys(t, 1))
-	s := NextState(nil, live, k12, t0)
-	k1, k2 := s.Key("k1"), s.Key("k2")
-	if k1 == nil || k2 == nil || !k1.FirstPublished.Equal(t0) || k1.Superseded == nil || !k1.Superseded.Equal(t0) || k2.Superseded != nil {
-		t.Fatalf("adopted: %+v", s.Keys)
-	}
-	if k1.Source != "file:keys/*.pem" {
-		t.Errorf("adopted key's source = %q, want the set's spec", k1.Source)
-	}
-	// Unchanged: the same state, so the same bytes.
-	s2 := NextState(s, jwks.LiveKeys(k12), k12, t0.Add(time.Hour))
-	a, _ := s.Encode()
-	b, _ := s2.Encode()
-	if !bytes.Equal(a, b) {
-		t.Errorf("unchanged publication changed the state:\n%s\n%s", a, b)
-	}
-	// Removed: retired, kept as history; re-added later: first published again.
-	s3 := NextState(s2, jwks.LiveKeys(k12), rotKeys(t, 2), t0.Add(2*time.Hour))
-	if r := s3.Key("k1").Retired; r == nil || !r.Equal(t0.Add(2*time.Hour)) {
-		t.Errorf("k1 not retired: %+v", s3.Key("k1"))
-	}
-	s4 := NextState(s3, jwks.LiveKeys(rotKeys(t, 2)), k12, t0.Add(3*time.Hour))
-	if k := s4.Key("k1"); k.Retired != nil || !k.FirstPublished.Equal(t0.Add(3*time.Hour)) || k.Superseded != nil {
-		t.Errorf("re-added k1: %+v", k)
-	}
-	if k := s4.Key("k2"); k.Superseded == nil {
-		t.Errorf("k2 not superseded by the re-added k1: %+v", k)
-	}
-	// Keys from different sources do not supersede each other.
-	other := rotKeys(t, 3)
-	other.Keys[0].Spec = "env-prefix:JWT_"
-	both := &jwks.Set{Keys: append(slices.Clone(k12.Keys), other.Keys...)}
-	s5 := NextState(s2, jwks.LiveKeys(k12), both, t0.Add(time.Hour))
-	if s5.Key("k2").Superseded != nil {
-		t.Errorf("k2 superseded by a key of another source")
-	}
-}
-
-func TestParseState(t *testing.T) {
-	ok := `{"version":1,"keys":[{"kid":"b","thumbprint":"t","source":"file:x","first_published":"2026-01-01T00:00:00Z"},{"kid":"a","thumbprint":"t","source":"s","first_published":"2026-01-01T00:00:00Z","superseded":"2026-01-02T00:00:00Z"}]}`
-	s, err := ParseState([]byte(ok))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Keys[0].KID != "a" || s.Keys[0].Superseded == nil {
-		t.Errorf("parsed %+v", s)
-	}
-	for _, tt := range []struct{ in, err string }{
-		{`{"version":2,"keys":[]}`, "version 2"},
-		{`{"version":1,"keys":[],"extra":1}`, "unknown field"},
-		{`{"version":1,"keys":[{"kid":"","first_published":"2026-01-01T00:00:00Z"}]}`, "has no kid"},
-		{`{"version":1,"keys":[{"kid":"a","first_published":"2026-01-01T00:00:00Z"},{"kid":"a","first_published":"2026-01-01T00:00:00Z"}]}`, "appears twice"},
-		{`{"version":1,"keys":[{"kid":"a"}]}`, "no first_published"},
-		{`{"version":1,"keys":[]} {}`, "trailing data"},
-		{`not json`, "state object"},
-	} {
-		if _, err := ParseState([]byte(tt.in)); err == nil || !strings.Contains(err.Error(), tt.err) {
-			t.Errorf("ParseState(%s) = %v, want %q", tt.in, err, tt.err)
-		}
-	}
-}
-
-// FuzzParseState: the state object is read from storage others can write; parsing must never
-// panic, and whatever parses must encode and parse back to the same state.
-func FuzzParseState(f *testing.F) {
-	f.Add([]byte(`{"version":1,"keys":[{"kid":"a","thumbprint":"t","source":"s","first_published":"2026-01-01T00:00:00Z","superseded":"2026-01-02T00:00:00Z","retired":"2026-01-03T00:00:00Z"}]}`))
-	f.Add([]byte(`{"version":1,"keys":[]}`))
-	f.Add([]byte(`{"version":1}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := ParseState(data)
-		if err != nil {
-			return
-		}
-		enc, err := s.Encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		s2, err := ParseState(enc)
-		if err != nil {
-			t.Fatalf("re-parsing our own encoding: %v\n%s", err, enc)
-		}
-		enc2, _ := s2.Encode()
-		if !bytes.Equal(enc, enc2) {
-			t.Fatalf("encoding is not stable:\n%s\n%s", enc, enc2)
-		}
-	})
 }
 
 // TestPlanAgainst compares with a served document over TLS, as diff --against does.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -22,7 +23,7 @@ func TestRefusalsListBounded(t *testing.T) {
 		vs[i] = jwks.Violation{Origin: sources.Origin{Source: "file:big.json", Location: fmt.Sprintf("key %d", i)}, Rule: "duplicate-key", Detail: "same key", Fix: "publish it once"}
 	}
 	for i := range gs {
-		gs[i] = GuardViolation{Set: "s", Target: "file:///t", KID: fmt.Sprintf("k%d", i), Rule: RuleTooEarly, Detail: "d", Fix: "f"}
+		gs[i] = GuardViolation{Set: "s", Target: "file:///t", KID: fmt.Sprintf("k%d", i), Rule: rotation.RuleTooEarly, Detail: "d", Fix: "f"}
 	}
 	tests := []struct {
 		err         error

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,71 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwkspub/jwkspub/internal/testkeys"
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
 // orderedKeys is rotKeys with each key's place in its source's order: the seed, as a Transit
 // version would be.
-func orderedKeys(t *testing.T, seeds ...byte) *jwks.Set {
-	t.Helper()
-	set := rotKeys(t, seeds...)
-	for i := range set.Keys {
-		fmt.Sscanf(set.Keys[i].KID, "k%d", &set.Keys[i].Order)
-	}
-	return set
-}
-
-// Versions first published together are ordered by their source: all but the newest are
-// superseded from that publication, so retiring the oldest later is not "no-successor".
-func TestNextStateSourceOrder(t *testing.T) {
-	at := func(s *State, kid string) string {
-		k := s.Key(kid)
-		if k == nil || k.Superseded == nil {
-			return "-"
-		}
-		return k.Superseded.Sub(t0).String()
-	}
-	tests := []struct {
-		name string
-		old  func() *State
-		set  *jwks.Set
-		now  time.Time
-		want map[string]string // kid → superseded, as an offset from t0
-	}{
-		{"three versions first published together", func() *State { return nil }, orderedKeys(t, 1, 2, 3), t0,
-			map[string]string{"k1": "0s", "k2": "0s", "k3": "-"}},
-		{"the order, not the kid, says which is newest", func() *State { return nil }, orderedKeys(t, 9, 10), t0,
-			map[string]string{"k9": "0s", "k10": "-"}},
-		{"a newer version later supersedes the newest only", func() *State { return NextState(nil, nil, orderedKeys(t, 1, 2), t0) },
-			orderedKeys(t, 1, 2, 3), t0.Add(time.Hour), map[string]string{"k1": "0s", "k2": "1h0m0s", "k3": "-"}},
-		{"an older version published again does not supersede the newest", func() *State { return NextState(nil, nil, orderedKeys(t, 3), t0) },
-			orderedKeys(t, 2, 3), t0.Add(time.Hour), map[string]string{"k2": "1h0m0s", "k3": "-"}},
-		{"a state written when versions had no order is put right", func() *State { return NextState(nil, nil, rotKeys(t, 1, 2, 3), t0) },
-			orderedKeys(t, 1, 2, 3), t0.Add(time.Hour), map[string]string{"k1": "0s", "k2": "0s", "k3": "-"}},
-		{"without an order: a key first published now supersedes the others", func() *State { return NextState(nil, nil, rotKeys(t, 1, 2), t0) },
-			rotKeys(t, 1, 2, 3), t0.Add(time.Hour), map[string]string{"k1": "1h0m0s", "k2": "1h0m0s", "k3": "-"}},
-		{"without an order: published together, none is superseded", func() *State { return nil }, rotKeys(t, 1, 2), t0,
-			map[string]string{"k1": "-", "k2": "-"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			old := tt.old()
-			var live []jwks.LiveKey
-			if old != nil {
-				for _, k := range old.Keys {
-					live = append(live, jwks.LiveKey{KID: k.KID, Thumbprint: k.Thumbprint})
-				}
-			}
-			s := NextState(old, live, tt.set, tt.now)
-			for kid, want := range tt.want {
-				if got := at(s, kid); got != want {
-					t.Errorf("%s superseded at t0+%s, want %s", kid, got, want)
-				}
-			}
-		})
-	}
-}
+func orderedKeys(t *testing.T, seeds ...byte) *jwks.Set { return testkeys.Ordered(t, seeds...) }
 
 // The README's retirement procedure with three Transit versions first published together:
 // raising min_decryption_version drops v1, which the guard lets go once superseded + safe
@@ -96,7 +39,7 @@ func TestRetireVersionPublishedTogether(t *testing.T) {
 	}
 	_, err = publishAt(t, tg, cfg, orderedKeys(t, 2, 3), t0.Add(time.Hour), GuardOptions{})
 	var ge *GuardError
-	if !errors.As(err, &ge) || len(ge.Violations) != 1 || ge.Violations[0].Rule != RuleTooEarly {
+	if !errors.As(err, &ge) || len(ge.Violations) != 1 || ge.Violations[0].Rule != rotation.RuleTooEarly {
 		t.Fatalf("early removal: %v, want removal-too-early", err)
 	}
 	if _, err := publishAt(t, tg, cfg, orderedKeys(t, 2, 3), t0.Add(24*time.Hour+time.Minute), GuardOptions{}); err != nil {
@@ -153,7 +96,7 @@ func TestBuildOnlyOptionalSourcesDown(t *testing.T) {
 	const vault = "vault-transit:transit/jwt"
 	v := deadVault(t)
 	set := &SetConfig{Name: "prod", Sources: []SourceConfig{{Spec: sources.Spec{Spec: vault, Optional: true}}},
-		Output: Output{CacheControl: "public, max-age=60"}, Rotation: Rotation{MaxTokenLifetime: Duration(24 * time.Hour)}}
+		Output: Output{CacheControl: "public, max-age=60"}, Rotation: rotation.Rules{MaxTokenLifetime: rotation.Duration(24 * time.Hour)}}
 	s, err := sources.New(set.Sources[0].Spec, sources.Options{Vault: v})
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +116,7 @@ func TestBuildOnlyOptionalSourcesDown(t *testing.T) {
 	dir := t.TempDir()
 	tg := fileTarget(t, dir)
 	doc := filepath.Join(dir, ".well-known", "jwks.json")
-	if _, err := publishAt(t, tg, set, built, t0, GuardOptions{}); err == nil || !strings.Contains(err.Error(), RuleEmptySet) {
+	if _, err := publishAt(t, tg, set, built, t0, GuardOptions{}); err == nil || !strings.Contains(err.Error(), rotation.RuleEmptySet) {
 		t.Errorf("first publication with the only source down: %v, want empty-set", err)
 	}
 	// Live keys from that source: they stay, nothing changes.

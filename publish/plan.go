@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/target"
 	"github.com/jwkspub/jwkspub/sources"
 )
@@ -53,10 +54,10 @@ type Plan struct {
 	writes    []target.Object
 	live      []jwks.LiveKey
 	next      []jwks.LiveKey
-	oldState  *State
-	nextState *State
+	oldState  *rotation.State
+	nextState *rotation.State
 	safeDelay time.Duration
-	rotation  Rotation
+	rotation  rotation.Rules
 	now       time.Time
 	keys      *jwks.Set // the set published: PlanOptions.Keys plus live keys of unavailable sources
 }
@@ -156,7 +157,7 @@ func desiredObjects(o PlanOptions, names target.Names, raw, publicURL string) (m
 // ReadLive reads what is live at d and parses the JWKS and the state object; either may be
 // absent. A live document or state object it cannot parse is an error: the guard must not
 // reason from a document it does not understand.
-func ReadLive(ctx context.Context, d Destination, set string) (*target.Snapshot, []jwks.LiveKey, *State, error) {
+func ReadLive(ctx context.Context, d Destination, set string) (*target.Snapshot, []jwks.LiveKey, *rotation.State, error) {
 	snap, err := d.Target.Read(ctx)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("set %q: %w", set, err)
@@ -167,9 +168,9 @@ func ReadLive(ctx context.Context, d Destination, set string) (*target.Snapshot,
 			return nil, nil, nil, fmt.Errorf("set %q: target %s: %s: %w (fix: restore a valid JWK Set there, or delete it to publish afresh)", set, d.URL, snap.Names.JWKS, err)
 		}
 	}
-	var old *State
+	var old *rotation.State
 	if so := snap.Object(snap.Names.State); so != nil {
-		if old, err = ParseState(so.Body); err != nil {
+		if old, err = rotation.ParseState(so.Body); err != nil {
 			return nil, nil, nil, fmt.Errorf("set %q: target %s: %s: %w (fix: restore it from a backup; deleting it makes every live key's removal need --allow-removal)", set, d.URL, snap.Names.State, err)
 		}
 	}
@@ -195,7 +196,7 @@ func PlanTarget(ctx context.Context, d Destination, o PlanOptions) (*Plan, error
 	if err != nil {
 		return nil, err
 	}
-	next := NextState(old, live, o.Keys, o.Now)
+	next := rotation.NextState(old, live, o.Keys, o.Now)
 	stateBody, err := next.Encode()
 	if err != nil {
 		return nil, err
@@ -240,7 +241,7 @@ func PlanTarget(ctx context.Context, d Destination, o PlanOptions) (*Plan, error
 // from a source that is unavailable this run (an optional source that is down): an outage of
 // that source must not retire its keys while tokens they signed are still in use. Keys the
 // state does not attribute to that source, or that are retired, are not kept.
-func keepUnavailable(o PlanOptions, target string, liveDoc *Object, old *State) (*jwks.Set, error) {
+func keepUnavailable(o PlanOptions, target string, liveDoc *Object, old *rotation.State) (*jwks.Set, error) {
 	if liveDoc == nil || old == nil {
 		return o.Keys, nil
 	}
@@ -322,9 +323,9 @@ func newPlan(o PlanOptions, target string, liveDoc *Object, live []jwks.LiveKey,
 			p.Headers = append(p.Headers, HeaderChange{Name: "Content-Type", Old: liveDoc.ContentType, New: doc.ContentType})
 		}
 	}
-	p.safeDelay = SafeDelay(o.Set.Rotation, doc.CacheControl)
+	p.safeDelay = rotation.SafeDelay(o.Set.Rotation, doc.CacheControl)
 	if liveDoc != nil {
-		p.safeDelay = max(p.safeDelay, SafeDelay(o.Set.Rotation, liveDoc.CacheControl))
+		p.safeDelay = max(p.safeDelay, rotation.SafeDelay(o.Set.Rotation, liveDoc.CacheControl))
 	}
 	return p
 }

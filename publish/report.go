@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/jwkspub/jwkspub/publish/rotation"
 )
 
 // WritePlanText prints plans for a reviewer: one block per set and target, a line per changed
@@ -128,7 +130,7 @@ func mdEscape(s string) string {
 
 // WriteTimelineText prints timelines for people: one line per kid with its dates, and the kid
 // to sign with now.
-func WriteTimelineText(w io.Writer, tls []*Timeline) error {
+func WriteTimelineText(w io.Writer, tls []*rotation.Timeline) error {
 	var b strings.Builder
 	day := func(t *time.Time) string {
 		if t == nil || t.IsZero() {

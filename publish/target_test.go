@@ -3,8 +3,6 @@ package publish
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,10 +10,10 @@ import (
 	"time"
 
 	"github.com/jwkspub/jwkspub/internal/golden"
+	"github.com/jwkspub/jwkspub/internal/testkeys"
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/target/file"
-
-	"github.com/jwkspub/jwkspub/sources"
 )
 
 // t0 is the fixed clock the rotation tests start at.
@@ -37,27 +35,11 @@ func fileTargetGzip(t testing.TB, dir string, gz bool) Destination {
 
 // rotKeys is an Ed25519 set from seeds, every key from one configured source so that a new
 // key supersedes the older ones. Kids are k<seed>, so tests read easily.
-func rotKeys(t testing.TB, seeds ...byte) *jwks.Set {
-	t.Helper()
-	var keys []sources.Key
-	for _, s := range seeds {
-		pub := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{s}, ed25519.SeedSize)).Public().(ed25519.PublicKey)
-		keys = append(keys, sources.Key{Kty: sources.KtyOKP, Crv: "Ed25519", X: pub, KID: fmt.Sprintf("k%d", s),
-			Origin: sources.Origin{Source: fmt.Sprintf("file:keys/k%d.pem", s), Location: "block 1"}})
-	}
-	set, err := jwks.Assemble(keys, jwks.AssembleOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range set.Keys {
-		set.Keys[i].Spec = "file:keys/*.pem"
-	}
-	return set
-}
+func rotKeys(t testing.TB, seeds ...byte) *jwks.Set { return testkeys.Rot(t, seeds...) }
 
 func testSet(name string) *SetConfig {
-	mtl := Duration(24 * time.Hour)
-	return &SetConfig{Name: name, Output: Output{CacheControl: "public, max-age=60"}, Rotation: Rotation{MaxTokenLifetime: mtl}}
+	mtl := rotation.Duration(24 * time.Hour)
+	return &SetConfig{Name: name, Output: Output{CacheControl: "public, max-age=60"}, Rotation: rotation.Rules{MaxTokenLifetime: mtl}}
 }
 
 // publishAt plans, guards and applies like `jwkspub publish` at the given time.

@@ -2,100 +2,13 @@ package publish
 
 import (
 	"context"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/rotation"
 )
 
-// Timeline is the rotation procedure made visible for one target: add a key, wait until it is
-// safe to sign with, switch the signer, wait until the old key is removable, remove it.
-type Timeline struct {
-	Set    string `json:"set"`
-	Target string `json:"target"`
-	// SafeDelay is how long verifiers may keep the previous document (see SafeDelay).
-	SafeDelay string `json:"safe_delay"`
-	// MaxTokenLifetime is the configured rotation.max_token_lifetime, empty when unset.
-	MaxTokenLifetime string `json:"max_token_lifetime,omitempty"`
-	// SignWith is the newest live kid that is safe to sign with now, empty when none is.
-	SignWith string        `json:"sign_with"`
-	Keys     []KeyTimeline `json:"keys"`
-	// Now is the time the timeline was computed at.
-	Now time.Time `json:"now"`
-}
-
-// KeyTimeline is one kid's dates at a target.
-type KeyTimeline struct {
-	KID    string `json:"kid"`
-	Source string `json:"source"`
-	// Live reports whether the kid is in the live document.
-	Live           bool      `json:"live"`
-	FirstPublished time.Time `json:"first_published"`
-	// SafeFrom is first published + safe delay: from then every verifier has the key.
-	SafeFrom   time.Time  `json:"safe_from"`
-	Superseded *time.Time `json:"superseded,omitempty"`
-	// RemovableFrom is superseded + safe delay + max_token_lifetime; nil when removal needs
-	// --allow-removal (no successor, or no max_token_lifetime).
-	RemovableFrom *time.Time `json:"removable_from,omitempty"`
-	Retired       *time.Time `json:"retired,omitempty"`
-}
-
-// TimelineOf builds the timeline from a target's state and live document (the only inputs, as
-// for the guard), the set's rotation settings and the Cache-Control in effect.
-func TimelineOf(set *SetConfig, target string, st *State, live []jwks.LiveKey, cacheControl string, now time.Time) *Timeline {
-	delay := SafeDelay(set.Rotation, cacheControl)
-	mtl := time.Duration(set.Rotation.MaxTokenLifetime)
-	tl := &Timeline{Set: set.Name, Target: target, SafeDelay: delay.String(), Keys: []KeyTimeline{}, Now: now.UTC()}
-	if mtl > 0 {
-		tl.MaxTokenLifetime = mtl.String()
-	}
-	isLive := map[string]bool{}
-	for _, l := range live {
-		isLive[l.KID] = true
-	}
-	var newest *KeyTimeline
-	if st != nil {
-		for _, k := range st.Keys {
-			kt := KeyTimeline{KID: k.KID, Source: k.Source, Live: isLive[k.KID], FirstPublished: k.FirstPublished.UTC(),
-				SafeFrom: k.FirstPublished.Add(delay).UTC(), Superseded: utcPtr(k.Superseded), Retired: utcPtr(k.Retired)}
-			if k.Superseded != nil && mtl > 0 {
-				r := k.Superseded.Add(addDelays(delay, mtl)).UTC()
-				kt.RemovableFrom = &r
-			}
-			tl.Keys = append(tl.Keys, kt)
-		}
-	}
-	// Live kids the state does not know (no state yet): shown, but with no dates to trust.
-	for _, l := range live {
-		if st.Key(l.KID) == nil {
-			tl.Keys = append(tl.Keys, KeyTimeline{KID: l.KID, Source: "live (no state)", Live: true})
-		}
-	}
-	slices.SortFunc(tl.Keys, func(a, b KeyTimeline) int {
-		if c := a.FirstPublished.Compare(b.FirstPublished); c != 0 {
-			return c
-		}
-		return strings.Compare(a.KID, b.KID)
-	})
-	// The newest safe key, preferring one nothing supersedes: versions first published
-	// together are equally new by date, and their source's order marked all but the newest
-	// superseded.
-	for i := range tl.Keys {
-		k := &tl.Keys[i]
-		if k.Live && k.Retired == nil && !k.FirstPublished.IsZero() && !now.Before(k.SafeFrom) &&
-			(newest == nil || k.Superseded == nil || newest.Superseded != nil) {
-			newest = k
-		}
-	}
-	if newest != nil {
-		tl.SignWith = newest.KID
-	}
-	return tl
-}
-
 // ReadTimeline reads a target's live document and state and builds its timeline.
-func ReadTimeline(ctx context.Context, d Destination, set *SetConfig, now time.Time) (*Timeline, error) {
+func ReadTimeline(ctx context.Context, d Destination, set *SetConfig, now time.Time) (*rotation.Timeline, error) {
 	snap, live, st, err := ReadLive(ctx, d, set.Name)
 	if err != nil {
 		return nil, err
@@ -105,9 +18,9 @@ func ReadTimeline(ctx context.Context, d Destination, set *SetConfig, now time.T
 		cc = DefaultCacheControl
 	}
 	if doc := snap.Object(snap.Names.JWKS); doc != nil && snap.Attributes {
-		if SafeDelay(set.Rotation, doc.CacheControl) > SafeDelay(set.Rotation, cc) {
+		if rotation.SafeDelay(set.Rotation, doc.CacheControl) > rotation.SafeDelay(set.Rotation, cc) {
 			cc = doc.CacheControl
 		}
 	}
-	return TimelineOf(set, d.URL, st, live, cc, now), nil
+	return rotation.TimelineOf(set.Name, set.Rotation, d.URL, st, live, cc, now), nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -74,7 +75,7 @@ func TestUnavailableSourceKeepsLiveKeys(t *testing.T) {
 		}
 	}
 	st, _ := os.ReadFile(filepath.Join(dir, ".well-known", "jwks.json.state.json"))
-	state, err := ParseState(st)
+	state, err := rotation.ParseState(st)
 	if err != nil {
 		t.Fatal(err)
 	}

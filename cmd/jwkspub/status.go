@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/rotation"
 )
 
 func statusCommand(e env) *cli.Command {
@@ -21,7 +22,7 @@ func statusCommand(e env) *cli.Command {
 			now := e.clock()
 			oo := g.openOptions(e)
 			defer oo.buckets.close()
-			var tls []*publish.Timeline
+			var tls []*rotation.Timeline
 			var stale []staleTarget
 			// status reads only the live document and state: the sources are not consulted.
 			for i := range g.cfg.Sets {
@@ -32,7 +33,7 @@ func statusCommand(e env) *cli.Command {
 					}
 					d, err := openTarget(c.Context, oo, tc, set)
 					if err == nil {
-						var tl *publish.Timeline
+						var tl *rotation.Timeline
 						if tl, err = publish.ReadTimeline(c.Context, d, set, now); err == nil {
 							tls = append(tls, tl)
 							continue
@@ -43,7 +44,7 @@ func statusCommand(e env) *cli.Command {
 			}
 			if g.format == "json" {
 				if tls == nil {
-					tls = []*publish.Timeline{}
+					tls = []*rotation.Timeline{}
 				}
 				if err := writeJSON(e.stdout, map[string]any{"timelines": tls}); err != nil {
 					return err

@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/target"
 	"github.com/jwkspub/jwkspub/publish/target/file"
 )
@@ -123,7 +123,7 @@ func consistent(t *testing.T, tg target.Target, exact bool) []string {
 	if so == nil {
 		return kids
 	}
-	st, err := publish.ParseState(so.Body)
+	st, err := rotation.ParseState(so.Body)
 	if err != nil {
 		t.Fatalf("the state object is not whole: %v", err)
 	}
@@ -179,7 +179,7 @@ func TestCrashAtEveryWritePoint(t *testing.T) {
 			t.Errorf("after the repair the document has %v, want [k1 k2]", kids)
 		}
 		snap, _ := ft.Read(context.Background())
-		st, _ := publish.ParseState(snap.Object(snap.Names.State).Body)
+		st, _ := rotation.ParseState(snap.Object(snap.Names.State).Body)
 		if k := st.Key("k1"); k == nil || k.Superseded == nil {
 			t.Errorf("the supersession of k1 was lost: %+v", k)
 		}

@@ -30,7 +30,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/jwkspub/jwkspub/internal/ocitest"
-	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/rotation"
 )
 
 // ociRegistry is the loopback registry (Debian's docker-registry) that .ci/services.sh starts.
@@ -333,7 +333,7 @@ func TestOCIPublish(t *testing.T) {
 	if !ok || len(data) != rendered+1 {
 		t.Fatalf("the layer has %d files; want render's %d and the state", len(data), rendered)
 	}
-	if _, err := publish.ParseState(state); err != nil {
+	if _, err := rotation.ParseState(state); err != nil {
 		t.Fatalf("state in the image: %v", err)
 	}
 

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2/google"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/rotation"
 )
 
 // The subject GitHub puts in a job's OIDC token for a job in the repository's `jwks`
@@ -359,7 +360,7 @@ func servedKIDs(t *testing.T, r *rotateRig) string {
 }
 
 // status runs `jwkspub status --format json` and returns the keys by kid.
-func (r *rotateRig) status(t *testing.T) map[string]publish.KeyTimeline {
+func (r *rotateRig) status(t *testing.T) map[string]rotation.KeyTimeline {
 	t.Helper()
 	cmd := exec.Command(r.bin, "status", "--config", r.config, "--format", "json")
 	cmd.Env = r.env
@@ -368,12 +369,12 @@ func (r *rotateRig) status(t *testing.T) map[string]publish.KeyTimeline {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
 	var st struct {
-		Timelines []publish.Timeline `json:"timelines"`
+		Timelines []rotation.Timeline `json:"timelines"`
 	}
 	if err := json.Unmarshal(out, &st); err != nil || len(st.Timelines) != 1 {
 		t.Fatalf("status output %s: %v", out, err)
 	}
-	keys := map[string]publish.KeyTimeline{}
+	keys := map[string]rotation.KeyTimeline{}
 	for _, k := range st.Timelines[0].Keys {
 		keys[k.KID] = k
 	}

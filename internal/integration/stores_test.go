@@ -30,6 +30,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/publishtest"
+	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/target"
 	targetblob "github.com/jwkspub/jwkspub/publish/target/blob"
 	"github.com/jwkspub/jwkspub/publish/target/targettest"
@@ -197,7 +198,7 @@ func openTarget(t testing.TB, raw string) *storeTarget {
 
 func setConfig() *publish.SetConfig {
 	return &publish.SetConfig{Name: "prod", Output: publish.Output{CacheControl: "public, max-age=60"},
-		Rotation: publish.Rotation{MaxTokenLifetime: publish.Duration(24 * time.Hour)}}
+		Rotation: rotation.Rules{MaxTokenLifetime: rotation.Duration(24 * time.Hour)}}
 }
 
 // publishTo plans, guards and publishes like `jwkspub publish`.

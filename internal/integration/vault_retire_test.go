@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/rotation"
 )
 
 // TestVaultRetireVersionsPublishedTogether follows the README's retirement procedure with a
@@ -52,7 +52,7 @@ func TestVaultRetireVersionsPublishedTogether(t *testing.T) {
 		t.Fatalf("status: exit %d\n%s", code, errOut)
 	}
 	var st struct {
-		Timelines []publish.Timeline `json:"timelines"`
+		Timelines []rotation.Timeline `json:"timelines"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &st); err != nil || len(st.Timelines) != 1 {
 		t.Fatalf("status output: %v\n%s", err, stdout)

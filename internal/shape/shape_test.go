@@ -58,6 +58,7 @@ func TestShape(t *testing.T) {
 		// The key model and the rotation rules are pure: no network, cloud or registry package
 		// beyond what sources links (see beyond).
 		{"publish/jwks", map[string][]string{"network": network, "cloud SDK": cloudSDKs, "registry client": registry}, "sources"},
+		{"publish/rotation", map[string][]string{"network": network, "cloud SDK": cloudSDKs, "registry client": registry}, "sources"},
 		{"publish/target/file", map[string][]string{"network": network, "cloud SDK": cloudSDKs, "registry client": registry}, ""},
 		{"publish/target/blob", map[string][]string{"registry client": registry}, ""},
 		{"publish/target/oci", map[string][]string{"cloud SDK": cloudSDKs}, ""},
@@ -113,6 +114,24 @@ func TestShape(t *testing.T) {
 		}
 		if bad := matching(direct, registry); len(bad) > 0 && rel != "publish/target/oci" {
 			t.Errorf("%s imports go-containerregistry (%s): only publish/target/oci may", rel, strings.Join(bad, ", "))
+		}
+	}
+}
+
+// TestPure: the key model and the rotation rules take every input as an argument. They import
+// no package that would let them reach a file, the network, a clock of their own making, a
+// logger or a context.
+func TestPure(t *testing.T) {
+	io := []string{"context", "os", "io/fs", "net", "net/http", "log", "log/slog", "os/exec", "syscall"}
+	for _, pkg := range []string{"publish/jwks", "publish/rotation"} {
+		out, err := exec.Command("go", "list", "-tags", "disable_grpc_modules", "-f", `{{join .Imports " "}}`, module+pkg).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range strings.Fields(string(out)) {
+			if slices.Contains(io, imp) {
+				t.Errorf("%s imports %s: it must stay pure (take what it needs as an argument)", pkg, imp)
+			}
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/target"
 	"github.com/jwkspub/jwkspub/sources"
 )
@@ -43,11 +44,11 @@ func Keys(t testing.TB, seeds ...byte) *jwks.Set {
 func TargetConformance(t *testing.T, newTarget func(t *testing.T) publish.Destination) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	mtl := publish.Duration(24 * time.Hour)
+	mtl := rotation.Duration(24 * time.Hour)
 	cfg := func() *publish.SetConfig {
 		return &publish.SetConfig{Name: "conformance", Issuer: "https://issuer.example.com",
 			Output:   publish.Output{CacheControl: "public, max-age=60", ContentType: "application/jwk-set+json"},
-			Rotation: publish.Rotation{MaxTokenLifetime: mtl}}
+			Rotation: rotation.Rules{MaxTokenLifetime: mtl}}
 	}
 	run := func(t *testing.T, tg publish.Destination, c *publish.SetConfig, keys *jwks.Set, now time.Time) *publish.Plan {
 		t.Helper()

@@ -1,4 +1,4 @@
-package publish
+package rotation
 
 import (
 	"fmt"
@@ -92,9 +92,9 @@ func addDelays(ds ...time.Duration) time.Duration {
 	return sum
 }
 
-// formatDays writes a duration the way the configuration takes it: whole days as "400d",
+// FormatDays writes a duration the way the configuration takes it: whole days as "400d",
 // anything else as a Go duration.
-func formatDays(d time.Duration) string {
+func FormatDays(d time.Duration) string {
 	const day = 24 * time.Hour
 	if d > 0 && d%day == 0 {
 		return strconv.FormatInt(int64(d/day), 10) + "d"
@@ -102,8 +102,8 @@ func formatDays(d time.Duration) string {
 	return d.String()
 }
 
-// checkRotationBounds returns a message for each rotation duration beyond its bound.
-func checkRotationBounds(r Rotation) []string {
+// CheckBounds returns a message for each rotation duration beyond its bound.
+func CheckBounds(r Rules) []string {
 	var out []string
 	for _, f := range []struct {
 		name string
@@ -113,8 +113,42 @@ func checkRotationBounds(r Rotation) []string {
 		case d < 0:
 			out = append(out, fmt.Sprintf("%s %s is negative", f.name, d))
 		case d > MaxRotationDuration:
-			out = append(out, fmt.Sprintf("%s %s is more than the bound of %s", f.name, formatDays(d), formatDays(MaxRotationDuration)))
+			out = append(out, fmt.Sprintf("%s %s is more than the bound of %s", f.name, FormatDays(d), FormatDays(MaxRotationDuration)))
 		}
 	}
 	return out
+}
+
+// ValidateCacheControl accepts the directives that make sense for a public JWKS. Empty means
+// DefaultCacheControl.
+func ValidateCacheControl(v string) error {
+	if v == "" {
+		return nil
+	}
+	for _, d := range strings.Split(v, ",") {
+		d = strings.TrimSpace(d)
+		name, val, hasVal := strings.Cut(d, "=")
+		switch name {
+		case "public", "no-transform", "must-revalidate", "proxy-revalidate":
+			if hasVal {
+				return fmt.Errorf("%q takes no value", name)
+			}
+		case "max-age", "s-maxage", "stale-while-revalidate", "stale-if-error":
+			if !hasVal || val == "" || strings.Trim(val, "0123456789") != "" {
+				return fmt.Errorf("%q needs a number of seconds", name)
+			}
+			if n, err := strconv.ParseInt(val, 10, 64); err != nil || n > MaxCacheSeconds {
+				return fmt.Errorf("%s is more than the bound of %d seconds (%s)", d, MaxCacheSeconds, FormatDays(MaxCacheSeconds*time.Second))
+			}
+		default:
+			return fmt.Errorf("directive %q is not allowed for a public JWKS (use public, max-age, s-maxage, stale-while-revalidate, stale-if-error, must-revalidate, no-transform)", d)
+		}
+	}
+	return nil
+}
+
+// MaxAge returns the max-age of a Cache-Control value, 0 when absent; a value too large to
+// represent counts as 2^31 seconds (RFC 9111 §1.2.2).
+func MaxAge(cacheControl string) time.Duration {
+	return parseCacheLifetimes(cacheControl).maxAge
 }

@@ -1,0 +1,94 @@
+package rotation
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jwkspub/jwkspub/publish/jwks"
+)
+
+// Timeline is the rotation procedure made visible for one target: add a key, wait until it is
+// safe to sign with, switch the signer, wait until the old key is removable, remove it.
+type Timeline struct {
+	Set    string `json:"set"`
+	Target string `json:"target"`
+	// SafeDelay is how long verifiers may keep the previous document (see SafeDelay).
+	SafeDelay string `json:"safe_delay"`
+	// MaxTokenLifetime is the configured rotation.max_token_lifetime, empty when unset.
+	MaxTokenLifetime string `json:"max_token_lifetime,omitempty"`
+	// SignWith is the newest live kid that is safe to sign with now, empty when none is.
+	SignWith string        `json:"sign_with"`
+	Keys     []KeyTimeline `json:"keys"`
+	// Now is the time the timeline was computed at.
+	Now time.Time `json:"now"`
+}
+
+// KeyTimeline is one kid's dates at a target.
+type KeyTimeline struct {
+	KID    string `json:"kid"`
+	Source string `json:"source"`
+	// Live reports whether the kid is in the live document.
+	Live           bool      `json:"live"`
+	FirstPublished time.Time `json:"first_published"`
+	// SafeFrom is first published + safe delay: from then every verifier has the key.
+	SafeFrom   time.Time  `json:"safe_from"`
+	Superseded *time.Time `json:"superseded,omitempty"`
+	// RemovableFrom is superseded + safe delay + max_token_lifetime; nil when removal needs
+	// --allow-removal (no successor, or no max_token_lifetime).
+	RemovableFrom *time.Time `json:"removable_from,omitempty"`
+	Retired       *time.Time `json:"retired,omitempty"`
+}
+
+// TimelineOf builds the timeline of set at target from the target's state and live document
+// (the only inputs, as for the guard), the set's rotation rules and the Cache-Control in effect.
+func TimelineOf(set string, rules Rules, target string, st *State, live []jwks.LiveKey, cacheControl string, now time.Time) *Timeline {
+	delay := SafeDelay(rules, cacheControl)
+	mtl := time.Duration(rules.MaxTokenLifetime)
+	tl := &Timeline{Set: set, Target: target, SafeDelay: delay.String(), Keys: []KeyTimeline{}, Now: now.UTC()}
+	if mtl > 0 {
+		tl.MaxTokenLifetime = mtl.String()
+	}
+	isLive := map[string]bool{}
+	for _, l := range live {
+		isLive[l.KID] = true
+	}
+	var newest *KeyTimeline
+	if st != nil {
+		for _, k := range st.Keys {
+			kt := KeyTimeline{KID: k.KID, Source: k.Source, Live: isLive[k.KID], FirstPublished: k.FirstPublished.UTC(),
+				SafeFrom: k.FirstPublished.Add(delay).UTC(), Superseded: utcPtr(k.Superseded), Retired: utcPtr(k.Retired)}
+			if k.Superseded != nil && mtl > 0 {
+				r := k.Superseded.Add(addDelays(delay, mtl)).UTC()
+				kt.RemovableFrom = &r
+			}
+			tl.Keys = append(tl.Keys, kt)
+		}
+	}
+	// Live kids the state does not know (no state yet): shown, but with no dates to trust.
+	for _, l := range live {
+		if st.Key(l.KID) == nil {
+			tl.Keys = append(tl.Keys, KeyTimeline{KID: l.KID, Source: "live (no state)", Live: true})
+		}
+	}
+	slices.SortFunc(tl.Keys, func(a, b KeyTimeline) int {
+		if c := a.FirstPublished.Compare(b.FirstPublished); c != 0 {
+			return c
+		}
+		return strings.Compare(a.KID, b.KID)
+	})
+	// The newest safe key, preferring one nothing supersedes: versions first published
+	// together are equally new by date, and their source's order marked all but the newest
+	// superseded.
+	for i := range tl.Keys {
+		k := &tl.Keys[i]
+		if k.Live && k.Retired == nil && !k.FirstPublished.IsZero() && !now.Before(k.SafeFrom) &&
+			(newest == nil || k.Superseded == nil || newest.Superseded != nil) {
+			newest = k
+		}
+	}
+	if newest != nil {
+		tl.SignWith = newest.KID
+	}
+	return tl
+}
