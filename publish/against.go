@@ -2,86 +2,39 @@ package publish
 
 import (
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/publish/target"
 
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"mime"
-	"net"
 	"net/http"
-	"net/url"
 )
-
-// CheckPublicURL accepts https URLs, and plain http only on a loopback address (tests, a
-// local nginx): a JWKS compared over plain http could have been altered on the way.
-func CheckPublicURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("%q is not a URL: %w", raw, err)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q has no host", raw)
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if h := u.Hostname(); h == "localhost" {
-			return nil
-		} else if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
-			return nil
-		}
-		return fmt.Errorf("%q: plain http is accepted only on loopback; use https", raw)
-	}
-	return fmt.Errorf("%q: use an https URL", raw)
-}
 
 // PlanAgainst compares the new set with the document served at rawURL instead of a target:
 // what a reviewer sees is what verifiers fetch. Headers come from the response. There is no
 // state object at a public URL, so the plan cannot be applied, and objects are not listed
-// beyond the JWKS itself. client must not be nil; redirects are followed only to URLs that
-// CheckPublicURL accepts.
+// beyond the JWKS itself. The document is read with Get, the one fetcher: redirects are
+// followed only to URLs the https-or-loopback rule accepts, and the body is bounded.
 func PlanAgainst(ctx context.Context, client *http.Client, rawURL string, o PlanOptions) (*Plan, error) {
-	if err := CheckPublicURL(rawURL); err != nil {
+	if err := served.CheckPublicURL(rawURL); err != nil {
 		return nil, err
 	}
-	c := *client
-	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if len(via) >= 5 {
-			return errors.New("too many redirects")
-		}
-		return CheckPublicURL(req.URL.String())
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	resp, err := served.Get(ctx, client, rawURL, nil)
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", rawURL, err)
+		return nil, err
 	}
-	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", rawURL, err)
-	}
-	defer resp.Body.Close()
 	var live *Object
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("fetching %s: HTTP %s", rawURL, resp.Status)
 	default:
-		body, err := io.ReadAll(io.LimitReader(resp.Body, target.MaxObjectSize+1))
-		if err != nil {
-			return nil, fmt.Errorf("fetching %s: %w", rawURL, err)
-		}
-		if len(body) > target.MaxObjectSize {
-			return nil, fmt.Errorf("fetching %s: more than %d bytes", rawURL, target.MaxObjectSize)
-		}
 		ct := resp.Header.Get("Content-Type")
 		if mt, _, err := mime.ParseMediaType(ct); err == nil {
 			ct = mt // a charset parameter is not a change worth reporting
 		}
-		live = &Object{Body: body, CacheControl: resp.Header.Get("Cache-Control"), ContentType: ct}
+		live = &Object{Body: resp.Body, CacheControl: resp.Header.Get("Cache-Control"), ContentType: ct}
 	}
 	desired, err := desiredObjects(PlanOptions{Set: &SetConfig{Name: o.Set.Name, Output: o.Set.Output, Rotation: o.Set.Rotation}, Keys: o.Keys, Version: o.Version}, target.Names{JWKS: "jwks"}, "", "")
 	if err != nil {
@@ -112,4 +65,14 @@ func changedKeysOrHeaders(p *Plan) bool {
 		}
 	}
 	return false
+}
+
+// ExpectedDocument is the JWKS object publish writes for keys in set: the encoded body and its
+// Cache-Control and Content-Type headers. A served document that differs from it has drifted.
+func ExpectedDocument(set *SetConfig, keys *jwks.Set) (*Object, error) {
+	objs, err := desiredObjects(PlanOptions{Set: &SetConfig{Name: set.Name, Output: set.Output, Rotation: set.Rotation}, Keys: keys}, target.Names{JWKS: "jwks"}, "", "")
+	if err != nil {
+		return nil, err
+	}
+	return objs["jwks"], nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
+	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -206,7 +207,7 @@ func (s *SetConfig) validate() []string {
 		add("name %q must be lowercase letters, digits, '.', '_' or '-'", s.Name)
 	}
 	if s.Issuer != "" {
-		if err := ValidateIssuer(s.Issuer); err != nil {
+		if err := served.ValidateIssuer(s.Issuer); err != nil {
 			add("issuer: %v", err)
 		}
 	}
@@ -330,23 +331,6 @@ func ValidateTarget(raw string) error {
 		if u.Host == "" || strings.Trim(u.Path, "/") == "" {
 			return fmt.Errorf("%q: use %s://BUCKET/path/jwks.json", raw, u.Scheme)
 		}
-	}
-	return nil
-}
-
-// ValidateIssuer checks an OIDC issuer: https, no query or fragment (OpenID Connect
-// Discovery §3); plain http only on loopback, for tests.
-func ValidateIssuer(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return err
-	}
-	loopback := u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1" || u.Hostname() == "::1"
-	if u.Scheme != "https" && !(u.Scheme == "http" && loopback) || u.Host == "" {
-		return fmt.Errorf("%q must be an https URL", raw)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%q must not have a query or fragment", raw)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/templates"
 )
 
@@ -98,7 +99,7 @@ func RenderContext(o ContextOptions) ([]ContextFile, error) {
 		if uri == "" {
 			uri = jwksURIFor(o.Set)
 		}
-		disc, err := EncodeDiscovery(o.Set.Issuer, uri, o.Keys)
+		disc, err := served.EncodeDiscovery(o.Set.Issuer, uri, o.Keys)
 		if err != nil {
 			return nil, fmt.Errorf("set %q: %w", o.Set.Name, err)
 		}
@@ -119,7 +120,7 @@ func jwksURIFor(s *SetConfig) string {
 			return t.PublicURL
 		}
 	}
-	return DefaultJWKSURI(s.Issuer)
+	return served.DefaultJWKSURI(s.Issuer)
 }
 
 // gzipBytes compresses deterministically: no name, no timestamp, fixed level, so equal

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"io"
 	"os"
@@ -13,26 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwkspub/jwkspub/internal/testkeys"
 	"github.com/jwkspub/jwkspub/publish/jwks"
-	"github.com/jwkspub/jwkspub/sources"
 	"github.com/jwkspub/jwkspub/templates"
 )
 
 // edKeys returns Ed25519 public keys made from the given seeds: with thumbprint kids every
 // such key encodes to the same length, which is what a same-size rotation needs.
-func edKeys(t testing.TB, seeds ...byte) *jwks.Set {
-	t.Helper()
-	var keys []sources.Key
-	for _, s := range seeds {
-		pub := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{s}, ed25519.SeedSize)).Public().(ed25519.PublicKey)
-		keys = append(keys, sources.Key{Kty: sources.KtyOKP, Crv: "Ed25519", X: pub, Origin: sources.Origin{Source: fmt.Sprintf("test:%d", s)}})
-	}
-	set, err := jwks.Assemble(keys, jwks.AssembleOptions{KID: jwks.KIDThumbprint})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
-}
+func edKeys(t testing.TB, seeds ...byte) *jwks.Set { return testkeys.Thumbprinted(t, seeds...) }
 
 // nginxETag is how nginx (ngx_http_set_etag) makes a static file's ETag.
 func nginxETag(mod time.Time, size int) string {

@@ -19,4 +19,7 @@
 // retired, rotation.NextState computes the next one, and Guard here only builds each plan's
 // rotation.Input and collects what rotation.Check refuses. ReadTimeline reads a target for
 // rotation.TimelineOf (jwkspub status); both read only the state and the live document.
+// What concerns a served URL (the https-or-loopback rule, the one fetcher, drift, CORS, the
+// discovery document, token checks) is package served; PlanAgainst (diff --against) plans
+// against a document fetched with it.
 package publish

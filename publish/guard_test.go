@@ -16,6 +16,7 @@ import (
 	"github.com/jwkspub/jwkspub/internal/golden"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
+	"github.com/jwkspub/jwkspub/publish/served"
 )
 
 // rotated publishes {k1} at t0 and {k1,k2} at t0+1h, so k1 is superseded at t0+1h. With
@@ -278,7 +279,7 @@ func TestPlanAgainst(t *testing.T) {
 		}
 	}
 	for _, u := range []string{"http://127.0.0.1:8080/jwks.json", "http://localhost/jwks.json", "http://[::1]/x", "https://auth.example.com/x"} {
-		if err := CheckPublicURL(u); err != nil {
+		if err := served.CheckPublicURL(u); err != nil {
 			t.Errorf("CheckPublicURL(%s) = %v", u, err)
 		}
 	}

@@ -3,7 +3,6 @@ package publish
 import (
 	"testing"
 
-	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -17,13 +16,4 @@ func parseJWK(t testing.TB, s string) sources.Key {
 		t.Fatalf("ParseJWK(%s): %v", s, err)
 	}
 	return keys[0]
-}
-
-func mustAssemble(t testing.TB, keys []sources.Key, o jwks.AssembleOptions) *jwks.Set {
-	t.Helper()
-	set, err := jwks.Assemble(keys, o)
-	if err != nil {
-		t.Fatalf("Assemble: %v", err)
-	}
-	return set
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
+	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/publish/target"
 	"github.com/jwkspub/jwkspub/sources"
 )
@@ -35,7 +36,7 @@ type Plan struct {
 	// Keys lists every kid in the live or the new document, sorted by kid.
 	Keys []KeyChange `json:"keys"`
 	// Headers lists the JWKS's header changes.
-	Headers []HeaderChange `json:"headers,omitempty"`
+	Headers []served.HeaderChange `json:"headers,omitempty"`
 	// Discovery is add, remove or change when the discovery document would change.
 	Discovery string `json:"discovery,omitempty"`
 	// Objects lists the objects that would be written or deleted, in the order Apply uses.
@@ -83,13 +84,6 @@ type KeyChange struct {
 	Source string `json:"source,omitempty"`
 	// Changes names what differs for a changed kid: material, alg, use, x5c.
 	Changes []string `json:"changes,omitempty"`
-}
-
-// HeaderChange is a changed header of the JWKS.
-type HeaderChange struct {
-	Name string `json:"name"`
-	Old  string `json:"old"`
-	New  string `json:"new"`
 }
 
 // ObjectChange is one object write or delete.
@@ -143,9 +137,9 @@ func desiredObjects(o PlanOptions, names target.Names, raw, publicURL string) (m
 		}
 		uri := publicURL
 		if uri == "" {
-			uri = DefaultJWKSURI(o.Set.Issuer)
+			uri = served.DefaultJWKSURI(o.Set.Issuer)
 		}
-		disc, err := EncodeDiscovery(o.Set.Issuer, uri, o.Keys)
+		disc, err := served.EncodeDiscovery(o.Set.Issuer, uri, o.Keys)
 		if err != nil {
 			return nil, fmt.Errorf("set %q: target %s: %w", o.Set.Name, raw, err)
 		}
@@ -317,10 +311,10 @@ func newPlan(o PlanOptions, target string, liveDoc *Object, live []jwks.LiveKey,
 	slices.SortFunc(p.Keys, func(a, b KeyChange) int { return strings.Compare(a.KID, b.KID) })
 	if liveDoc != nil {
 		if liveDoc.CacheControl != doc.CacheControl {
-			p.Headers = append(p.Headers, HeaderChange{Name: "Cache-Control", Old: liveDoc.CacheControl, New: doc.CacheControl})
+			p.Headers = append(p.Headers, served.HeaderChange{Name: "Cache-Control", Old: liveDoc.CacheControl, New: doc.CacheControl})
 		}
 		if liveDoc.ContentType != doc.ContentType {
-			p.Headers = append(p.Headers, HeaderChange{Name: "Content-Type", Old: liveDoc.ContentType, New: doc.ContentType})
+			p.Headers = append(p.Headers, served.HeaderChange{Name: "Content-Type", Old: liveDoc.ContentType, New: doc.ContentType})
 		}
 	}
 	p.safeDelay = rotation.SafeDelay(o.Set.Rotation, doc.CacheControl)

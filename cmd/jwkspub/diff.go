@@ -4,6 +4,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/served"
 )
 
 // planFlags are shared by diff and publish.
@@ -40,7 +41,7 @@ func runPlan(c *cli.Context, e env, detailed bool) error {
 	if c.Command.Name == "diff" {
 		against = c.String("against")
 		if against != "" {
-			if err := publish.CheckPublicURL(against); err != nil {
+			if err := served.CheckPublicURL(against); err != nil {
 				return usagef("--against: %v", err)
 			}
 		}

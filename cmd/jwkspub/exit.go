@@ -6,6 +6,7 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -55,7 +56,7 @@ func exitCode(err error) int {
 		return ce.code
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.As(err, &pe), errors.As(err, &ge), errors.Is(err, sources.ErrPrivateKey), errors.Is(err, sources.ErrPrivateMismatch), errors.Is(err, publish.ErrTokenRejected):
+	case errors.As(err, &pe), errors.As(err, &ge), errors.Is(err, sources.ErrPrivateKey), errors.Is(err, sources.ErrPrivateMismatch), errors.Is(err, served.ErrTokenRejected):
 		return exitRefused
 	}
 	return exitError

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -77,7 +78,7 @@ func runSignTest(c *cli.Context, e env, format string) error {
 		claims := map[string]any{"iss": "jwkspub-sign-test", "sub": "probe", "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix()}
 		tok, err := tr.SignJWT(c.Context, version, k.Alg, k.KID, claims)
 		if err == nil {
-			_, err = publish.VerifyToken(built, tok, publish.TokenOptions{Now: now})
+			_, err = served.VerifyToken(built, tok, served.TokenOptions{Now: now})
 			if err != nil {
 				err = fmt.Errorf("%s version %d (kid %q, %s): the probe Vault signed does not verify against the built set: %w", tr, version, k.KID, k.Alg, err)
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -72,7 +73,7 @@ func runVerify(c *cli.Context, e env) error {
 		return usagef("--token and --token-file do not mix")
 	}
 	if rawURL != "" {
-		if err := publish.CheckFetchURL(rawURL); err != nil {
+		if err := served.CheckFetchURL(rawURL); err != nil {
 			return usagef("--url: %v", err)
 		}
 	}
@@ -129,19 +130,19 @@ func runVerify(c *cli.Context, e env) error {
 	case doc != nil:
 	case file != "":
 		origin = sources.Origin{Source: "file:" + file}
-		if doc, err = readBounded(file, publish.MaxDocumentSize); err != nil {
+		if doc, err = readBounded(file, served.MaxDocumentSize); err != nil {
 			return fmt.Errorf("reading %s: %w", file, err)
 		}
 	default:
 		origin = sources.Origin{Source: rawURL}
-		if doc, err = publish.Fetch(c.Context, &http.Client{Timeout: c.Duration("timeout")}, rawURL); err != nil {
+		if doc, err = served.Fetch(c.Context, &http.Client{Timeout: c.Duration("timeout")}, rawURL); err != nil {
 			return err
 		}
 	}
 
 	if corsOrigin != "" {
 		// Object stores answer CORS only to requests that carry an Origin: send one.
-		if err := publish.CheckCORS(c.Context, &http.Client{Timeout: c.Duration("timeout")}, rawURL, corsOrigin); err != nil {
+		if err := served.CheckCORS(c.Context, &http.Client{Timeout: c.Duration("timeout")}, rawURL, corsOrigin); err != nil {
 			return err
 		}
 	}
@@ -169,7 +170,7 @@ func runVerify(c *cli.Context, e env) error {
 	}
 	var tokErr error
 	if token != "" {
-		out.Token, tokErr = publish.VerifyToken(set, token, publish.TokenOptions{Now: e.clock(), Skew: c.Duration("skew")})
+		out.Token, tokErr = served.VerifyToken(set, token, served.TokenOptions{Now: e.clock(), Skew: c.Duration("skew")})
 		if tokErr != nil {
 			out.OK, out.TokenError = false, tokErr.Error()
 		}
@@ -203,22 +204,22 @@ type reportKey struct {
 
 // verifyReport is verify's machine-readable output.
 type verifyReport struct {
-	Source     string               `json:"source"`
-	Set        string               `json:"set,omitempty"`
-	OK         bool                 `json:"ok"`
-	Keys       []reportKey          `json:"keys,omitempty"`
-	Warnings   []string             `json:"warnings,omitempty"`
-	Violations []string             `json:"violations,omitempty"`
-	Token      *publish.TokenResult `json:"token,omitempty"`
-	TokenError string               `json:"token_error,omitempty"`
+	Source     string              `json:"source"`
+	Set        string              `json:"set,omitempty"`
+	OK         bool                `json:"ok"`
+	Keys       []reportKey         `json:"keys,omitempty"`
+	Warnings   []string            `json:"warnings,omitempty"`
+	Violations []string            `json:"violations,omitempty"`
+	Token      *served.TokenResult `json:"token,omitempty"`
+	TokenError string              `json:"token_error,omitempty"`
 	// Drift is set by --expect when the URL does not serve what the sources give.
-	Drift *publish.Drift `json:"drift,omitempty"`
+	Drift *served.Drift `json:"drift,omitempty"`
 }
 
 // expectDrift builds the one chosen set from its sources, as publish would, and waits up to
 // --wait for rawURL to serve exactly that document.
 // It returns the drift and the expected document's bytes.
-func expectDrift(c *cli.Context, e env, rawURL string, logger *slog.Logger) (*publish.Drift, []byte, error) {
+func expectDrift(c *cli.Context, e env, rawURL string, logger *slog.Logger) (*served.Drift, []byte, error) {
 	g, err := readGlobals(c, e)
 	if err != nil {
 		return nil, nil, err
@@ -237,7 +238,7 @@ func expectDrift(c *cli.Context, e env, rawURL string, logger *slog.Logger) (*pu
 		return nil, nil, err
 	}
 	client := &http.Client{Timeout: c.Duration("timeout")}
-	d := publish.WaitNoDrift(c.Context, client, rawURL, want, publish.WaitOptions{
+	d := served.WaitNoDrift(c.Context, client, rawURL, want, served.WaitOptions{
 		Wait: c.Duration("wait"), Interval: c.Duration("interval"), Logger: logger})
 	return d, want.Body, nil
 }

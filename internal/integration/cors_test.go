@@ -9,8 +9,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
-	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/publishtest"
+	"github.com/jwkspub/jwkspub/publish/served"
 )
 
 // TestCORSAzurite: a store sends Access-Control-Allow-Origin only to a request with an Origin
@@ -43,16 +43,16 @@ func TestCORSAzurite(t *testing.T) {
 	t.Cleanup(func() { setRules([]*service.CORSRule{}) })
 
 	setRules([]*service.CORSRule{})
-	err = publish.CheckCORS(ctx, nil, u, origin)
+	err = served.CheckCORS(ctx, nil, u, origin)
 	if err == nil || !strings.Contains(err.Error(), "no Access-Control-Allow-Origin for Origin "+origin) {
 		t.Fatalf("without a CORS rule: %v", err)
 	}
 	setRules([]*service.CORSRule{{AllowedOrigins: str(origin), AllowedMethods: str("GET,HEAD"),
 		AllowedHeaders: str(""), ExposedHeaders: str(""), MaxAgeInSeconds: &age}})
-	if err := publish.CheckCORS(ctx, nil, u, origin); err != nil {
+	if err := served.CheckCORS(ctx, nil, u, origin); err != nil {
 		t.Fatalf("with a CORS rule for %s: %v", origin, err)
 	}
-	err = publish.CheckCORS(ctx, nil, u, "https://other.example.com")
+	err = served.CheckCORS(ctx, nil, u, "https://other.example.com")
 	if err == nil {
 		t.Fatal("an origin the rule does not allow passed")
 	}

@@ -17,8 +17,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/publish/target"
 	"github.com/jwkspub/jwkspub/publish/target/oci"
 )
@@ -57,7 +57,7 @@ func ociObjects(t *testing.T, keys *jwks.Set) []target.Object {
 	if err != nil {
 		t.Fatal(err)
 	}
-	disc, err := publish.EncodeDiscovery("https://auth.example.com", "https://auth.example.com/.well-known/jwks.json", keys)
+	disc, err := served.EncodeDiscovery("https://auth.example.com", "https://auth.example.com/.well-known/jwks.json", keys)
 	if err != nil {
 		t.Fatal(err)
 	}

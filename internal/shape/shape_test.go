@@ -59,6 +59,8 @@ func TestShape(t *testing.T) {
 		// beyond what sources links (see beyond).
 		{"publish/jwks", map[string][]string{"network": network, "cloud SDK": cloudSDKs, "registry client": registry}, "sources"},
 		{"publish/rotation", map[string][]string{"network": network, "cloud SDK": cloudSDKs, "registry client": registry}, "sources"},
+		// What concerns a served URL fetches over net/http, and nothing else.
+		{"publish/served", map[string][]string{"cloud SDK": cloudSDKs, "registry client": registry}, ""},
 		{"publish/target/file", map[string][]string{"network": network, "cloud SDK": cloudSDKs, "registry client": registry}, ""},
 		{"publish/target/blob", map[string][]string{"registry client": registry}, ""},
 		{"publish/target/oci", map[string][]string{"cloud SDK": cloudSDKs}, ""},

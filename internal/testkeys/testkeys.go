@@ -42,3 +42,19 @@ func Ordered(t testing.TB, seeds ...byte) *jwks.Set {
 	}
 	return set
 }
+
+// Thumbprinted is an Ed25519 set from seeds with RFC 7638 thumbprints as kids, each key from
+// its own source ("test:<seed>").
+func Thumbprinted(t testing.TB, seeds ...byte) *jwks.Set {
+	t.Helper()
+	var keys []sources.Key
+	for _, s := range seeds {
+		pub := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{s}, ed25519.SeedSize)).Public().(ed25519.PublicKey)
+		keys = append(keys, sources.Key{Kty: sources.KtyOKP, Crv: "Ed25519", X: pub, Origin: sources.Origin{Source: fmt.Sprintf("test:%d", s)}})
+	}
+	set, err := jwks.Assemble(keys, jwks.AssembleOptions{KID: jwks.KIDThumbprint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}

@@ -1,4 +1,4 @@
-package publish
+package served
 
 import (
 	"github.com/jwkspub/jwkspub/publish/jwks"
@@ -14,16 +14,6 @@ import (
 	"strings"
 	"time"
 )
-
-// ExpectedDocument is the JWKS object publish writes for keys in set: the encoded body and its
-// Cache-Control and Content-Type headers. A served document that differs from it has drifted.
-func ExpectedDocument(set *SetConfig, keys *jwks.Set) (*Object, error) {
-	objs, err := desiredObjects(PlanOptions{Set: &SetConfig{Name: set.Name, Output: set.Output, Rotation: set.Rotation}, Keys: keys}, target.Names{JWKS: "jwks"}, "", "")
-	if err != nil {
-		return nil, err
-	}
-	return objs["jwks"], nil
-}
 
 // Drift is how the document served at a URL differs from the expected one.
 type Drift struct {
@@ -81,9 +71,9 @@ func (d *Drift) String() string {
 // CheckDrift fetches rawURL (which must pass CheckFetchURL, as must every redirect) and
 // compares it with want: the exact bytes, Cache-Control, and Content-Type's media type. A
 // failed fetch is drift too (Drift.Error): what verifiers cannot fetch they cannot trust.
-func CheckDrift(ctx context.Context, client *http.Client, rawURL string, want *Object) *Drift {
+func CheckDrift(ctx context.Context, client *http.Client, rawURL string, want *target.Object) *Drift {
 	d := &Drift{URL: rawURL}
-	body, h, err := fetch(ctx, client, rawURL)
+	body, h, err := fetchOK(ctx, client, rawURL, nil)
 	if err != nil {
 		d.Error = err.Error()
 		return d
@@ -149,7 +139,7 @@ type WaitOptions struct {
 // WaitNoDrift checks rawURL until it serves want or o.Wait has passed (a CDN takes up to its
 // TTL to pick up a new document), and returns the last check's result. It stops early when
 // ctx is done.
-func WaitNoDrift(ctx context.Context, client *http.Client, rawURL string, want *Object, o WaitOptions) *Drift {
+func WaitNoDrift(ctx context.Context, client *http.Client, rawURL string, want *target.Object, o WaitOptions) *Drift {
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -177,4 +167,11 @@ func WaitNoDrift(ctx context.Context, client *http.Client, rawURL string, want *
 		case <-t.C:
 		}
 	}
+}
+
+// HeaderChange is a changed header of the JWKS.
+type HeaderChange struct {
+	Name string `json:"name"`
+	Old  string `json:"old"`
+	New  string `json:"new"`
 }

@@ -1,4 +1,4 @@
-package publish
+package served
 
 import (
 	"context"
@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwkspub/jwkspub/internal/testkeys"
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/target"
 )
 
 // served is what a fault-injecting server answers: a document and its headers.
@@ -41,20 +43,24 @@ func serve(t *testing.T, answer func(n int) served) *httptest.Server {
 	return srv
 }
 
-func expected(t *testing.T, set *jwks.Set, out Output) *Object {
+// expected is the JWKS object publish would write for set: the encoded document with the
+// given Cache-Control (publish's default when empty) and Content-Type application/json.
+func expected(t *testing.T, set *jwks.Set, cacheControl string) *target.Object {
 	t.Helper()
-	want, err := ExpectedDocument(&SetConfig{Name: "prod", Output: out}, set)
+	body, err := jwks.Encode(set, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return want
+	if cacheControl == "" {
+		cacheControl = "public, max-age=900"
+	}
+	return &target.Object{Name: "jwks", Body: body, CacheControl: cacheControl, ContentType: "application/json"}
 }
 
+func edKeys(t testing.TB, seeds ...byte) *jwks.Set { return testkeys.Thumbprinted(t, seeds...) }
+
 func TestCheckDrift(t *testing.T) {
-	want := expected(t, edKeys(t, 1, 2), Output{})
-	if want.CacheControl != DefaultCacheControl || want.ContentType != DefaultContentType {
-		t.Fatalf("expected headers %q %q, want the defaults", want.CacheControl, want.ContentType)
-	}
+	want := expected(t, edKeys(t, 1, 2), "")
 	oldDoc, err := jwks.Encode(edKeys(t, 1), false)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +141,7 @@ func TestCheckDrift(t *testing.T) {
 }
 
 func TestWaitNoDrift(t *testing.T) {
-	want := expected(t, edKeys(t, 1, 2), Output{CacheControl: "public, max-age=60"})
+	want := expected(t, edKeys(t, 1, 2), "public, max-age=60")
 	oldDoc, err := jwks.Encode(edKeys(t, 1), false)
 	if err != nil {
 		t.Fatal(err)

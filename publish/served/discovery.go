@@ -1,4 +1,4 @@
-package publish
+package served
 
 import (
 	"encoding/json"
