@@ -8,7 +8,7 @@ FUZZTIME  ?= 10000x
 # Fuzz targets run briefly on every test run: package:FuzzName.
 FUZZ_TARGETS = ./sources:FuzzParsePEM ./sources:FuzzParseJWK ./sources:FuzzParseEnvValue ./publish:FuzzParseConfig ./publish/target/oci:FuzzParseDockerfile ./publish/rotation:FuzzParseState ./publish/jwks:FuzzParseLive ./templates:FuzzRender
 FUZZ_TARGETS += ./sources:FuzzParseKVSpec ./sources:FuzzParseJWKStream
-FUZZ_TARGETS += ./publish:FuzzWriteMetrics
+FUZZ_TARGETS += ./publish/report:FuzzWriteMetrics
 FUZZ_TARGETS += ./publish/jwks:FuzzCheckPublicOnly ./publish/jwks:FuzzVerify
 FUZZ_TARGETS += ./publish/target/blob:FuzzUnescapeMetadata ./sources:FuzzParse
 FUZZ_TARGETS += ./publish/rotation:FuzzCacheControl

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jwkspub/jwkspub/internal/golden"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/served"
@@ -184,44 +183,6 @@ func TestTimeline(t *testing.T) {
 	tl, _ := ReadTimeline(ctx, tg, cfg, t0.Add(48*time.Hour))
 	if tl.SignWith != "k2" || tl.Keys[0].Retired == nil || tl.Keys[0].Live {
 		t.Errorf("after removal: %+v", tl)
-	}
-	var out bytes.Buffer
-	if err := WriteTimelineText(&out, []*rotation.Timeline{tl}); err != nil {
-		t.Fatal(err)
-	}
-	tl.Target = "file:///srv/www/.well-known/jwks.json"
-	out.Reset()
-	_ = WriteTimelineText(&out, []*rotation.Timeline{tl})
-	golden.Check(t, "timeline.txt", out.Bytes())
-}
-
-// TestPlanGolden pins the plan as a reviewer, a machine and a CI summary see it.
-func TestPlanGolden(t *testing.T) {
-	cfg := testSet("prod")
-	cfg.Issuer = "https://auth.example.com"
-	tg := rotated(t, cfg)
-	next := rotKeys(t, 1, 2, 3)
-	cfg.Output.CacheControl = "public, max-age=300"
-	p, err := PlanTarget(context.Background(), tg, PlanOptions{Set: cfg, Keys: next, Now: t0.Add(2 * time.Hour), Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Target = "file:///srv/www/.well-known/jwks.json"
-	unchanged := &Plan{Set: "other", Target: "file:///srv/other/jwks.json", Keys: []KeyChange{{KID: "a", Action: ActionKeep, Alg: "EdDSA"}}}
-	plans := []*Plan{p, unchanged}
-	for _, f := range []struct {
-		name  string
-		write func(*bytes.Buffer) error
-	}{
-		{"plan.txt", func(b *bytes.Buffer) error { return WritePlanText(b, plans) }},
-		{"plan.json", func(b *bytes.Buffer) error { return WritePlanJSON(b, plans) }},
-		{"plan.md", func(b *bytes.Buffer) error { return WritePlanMarkdown(b, "jwkspub diff", plans) }},
-	} {
-		var b bytes.Buffer
-		if err := f.write(&b); err != nil {
-			t.Fatal(err)
-		}
-		golden.Check(t, f.name, b.Bytes())
 	}
 }
 

@@ -51,13 +51,13 @@ func buildCommand(e env) *cli.Command {
 			if err := publish.WriteFileAtomic(out, doc, 0o644); err != nil {
 				return err
 			}
-			return report(e.stdout, g.format, set.Name, out, doc, built)
+			return reportBuild(e.stdout, g.format, set.Name, out, doc, built)
 		},
 	}
 }
 
-// report tells what build wrote: a line for people, an object for machines.
-func report(w io.Writer, format, name, path string, doc []byte, set *jwks.Set) error {
+// reportBuild tells what build wrote: a line for people, an object for machines.
+func reportBuild(w io.Writer, format, name, path string, doc []byte, set *jwks.Set) error {
 	sum := sha256.Sum256(doc)
 	if format == "json" {
 		type key struct {

@@ -4,6 +4,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/report"
 	"github.com/jwkspub/jwkspub/publish/served"
 )
 
@@ -78,7 +79,7 @@ func runPlan(c *cli.Context, e env, detailed bool) error {
 
 func printPlans(e env, format string, plans []*publish.Plan) error {
 	if format == "json" {
-		return publish.WritePlanJSON(e.stdout, plans)
+		return report.WritePlanJSON(e.stdout, plans)
 	}
-	return publish.WritePlanText(e.stdout, plans)
+	return report.WritePlanText(e.stdout, plans)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/report"
 )
 
 // runRecord collects what a diff or publish run built and planned, for --metrics-file. It
@@ -45,7 +46,7 @@ func withMetrics(cmd *cli.Command, e env) *cli.Command {
 		err := action(c)
 		publishing := c.Command.Name == "publish" && !c.Bool("dry-run")
 		m := runMetrics(rec, exitCode(err), publishing, e.clock())
-		if merr := publish.WriteMetricsFile(path, m); merr != nil {
+		if merr := report.WriteMetricsFile(path, m); merr != nil {
 			if err == nil {
 				return fmt.Errorf("metrics file: %w", merr)
 			}
@@ -60,8 +61,8 @@ func withMetrics(cmd *cli.Command, e env) *cli.Command {
 // runMetrics turns a finished run into metrics: its result from the exit code, its sets'
 // keys, and each kid's first publication from the state at its targets (the state publish
 // wrote when it wrote one).
-func runMetrics(rec *runRecord, code int, publishing bool, now time.Time) publish.Metrics {
-	m := publish.Metrics{Time: now}
+func runMetrics(rec *runRecord, code int, publishing bool, now time.Time) report.Metrics {
+	m := report.Metrics{Time: now}
 	var plans []*publish.Plan
 	stale := map[string]bool{}
 	if rec.planned != nil {
@@ -76,22 +77,22 @@ func runMetrics(rec *runRecord, code int, publishing bool, now time.Time) publis
 	}
 	switch code {
 	case exitOK:
-		m.Result = publish.ResultUnchanged
+		m.Result = report.ResultUnchanged
 		if changed {
-			m.Result = publish.ResultChanged
+			m.Result = report.ResultChanged
 		}
 	case exitChanges:
-		m.Result = publish.ResultChanged
+		m.Result = report.ResultChanged
 	case exitRefused:
-		m.Result = publish.ResultRefused
+		m.Result = report.ResultRefused
 	case exitPartial:
-		m.Result = publish.ResultPartial
+		m.Result = report.ResultPartial
 	default:
-		m.Result = publish.ResultFailed
+		m.Result = report.ResultFailed
 	}
 	applied := publishing && (code == exitOK || code == exitPartial)
 	for name, set := range rec.built {
-		ms := publish.MetricsSet{Name: name, Keys: set.Keys, FirstPublished: map[string]time.Time{}}
+		ms := report.MetricsSet{Name: name, Keys: set.Keys, FirstPublished: map[string]time.Time{}}
 		for _, p := range plans {
 			if p.Set != name {
 				continue

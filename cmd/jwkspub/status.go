@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/report"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 )
 
@@ -49,7 +50,7 @@ func statusCommand(e env) *cli.Command {
 				if err := writeJSON(e.stdout, map[string]any{"timelines": tls}); err != nil {
 					return err
 				}
-			} else if err := publish.WriteTimelineText(e.stdout, tls); err != nil {
+			} else if err := report.WriteTimelineText(e.stdout, tls); err != nil {
 				return err
 			}
 			if len(stale) > 0 {

@@ -18,6 +18,7 @@ import (
 	"gocloud.dev/blob/s3blob"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/report"
 	"github.com/jwkspub/jwkspub/publish/target"
 	targetblob "github.com/jwkspub/jwkspub/publish/target/blob"
 	"github.com/jwkspub/jwkspub/publish/target/file"
@@ -373,7 +374,7 @@ func appendSummary(path, title string, plans []*publish.Plan, stale []staleTarge
 	if err != nil {
 		return fmt.Errorf("step summary: %w", err)
 	}
-	if err := publish.WritePlanMarkdown(f, title, plans); err != nil {
+	if err := report.WritePlanMarkdown(f, title, plans); err != nil {
 		f.Close()
 		return fmt.Errorf("step summary: %w", err)
 	}

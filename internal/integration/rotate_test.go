@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2/google"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/report"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 )
 
@@ -231,7 +232,7 @@ func testRotationJob(t *testing.T, store string) {
 	if outputs["changed"] != "true" || outputs["kids"] != `["jwt-v1"]` {
 		t.Errorf("outputs %v", outputs)
 	}
-	var plan publish.PlanReport
+	var plan report.PlanReport
 	if err := json.Unmarshal([]byte(outputs["plan"]), &plan); err != nil || !plan.Changed || len(plan.Plans) != 1 {
 		t.Errorf("plan output %q: %v", outputs["plan"], err)
 	}

@@ -1,4 +1,4 @@
-package publish
+package report
 
 import (
 	"bufio"
@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 )
 
@@ -166,7 +167,7 @@ func WriteMetricsFile(path string, m Metrics) error {
 		return err
 	}
 	// 0644: node_exporter usually runs as another user.
-	return WriteFileAtomic(path, b.Bytes(), 0o644)
+	return publish.WriteFileAtomic(path, b.Bytes(), 0o644)
 }
 
 // ReadLastSuccess returns the last-success timestamp a metrics file written by WriteMetricsFile
@@ -241,24 +242,4 @@ func quoteLabel(v string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
-}
-
-// FirstPublished returns, per kid live at the plan's target, when it was first published there:
-// from the state the plan writes when applied is true (publish wrote it), else from the state
-// found at the target. Nil when the target has no state.
-func (p *Plan) FirstPublished(applied bool) map[string]time.Time {
-	st := p.oldState
-	if applied {
-		st = p.nextState
-	}
-	if st == nil {
-		return nil
-	}
-	out := make(map[string]time.Time, len(st.Keys))
-	for _, k := range st.Keys {
-		if k.Live() {
-			out[k.KID] = k.FirstPublished
-		}
-	}
-	return out
 }

@@ -1,4 +1,4 @@
-package publish
+package report
 
 import (
 	"encoding/json"
@@ -7,12 +7,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 )
 
 // WritePlanText prints plans for a reviewer: one block per set and target, a line per changed
 // kid, header and discovery change, then the objects that would be written.
-func WritePlanText(w io.Writer, plans []*Plan) error {
+func WritePlanText(w io.Writer, plans []*publish.Plan) error {
 	var b strings.Builder
 	for _, p := range plans {
 		fmt.Fprintf(&b, "set %q -> %s\n", p.Set, p.Target)
@@ -25,11 +26,11 @@ func WritePlanText(w io.Writer, plans []*Plan) error {
 		}
 		for _, k := range p.Keys {
 			switch k.Action {
-			case ActionAdd:
+			case publish.ActionAdd:
 				fmt.Fprintf(&b, "  + %s %s from %s\n", k.KID, k.Alg, k.Source)
-			case ActionRemove:
+			case publish.ActionRemove:
 				fmt.Fprintf(&b, "  - %s %s\n", k.KID, k.Alg)
-			case ActionChange:
+			case publish.ActionChange:
 				fmt.Fprintf(&b, "  ~ %s %s: %s changed", k.KID, k.Alg, strings.Join(k.Changes, ", "))
 				if k.OldAlg != "" {
 					fmt.Fprintf(&b, " (alg was %s)", k.OldAlg)
@@ -56,15 +57,15 @@ func WritePlanText(w io.Writer, plans []*Plan) error {
 
 // PlanReport is the JSON form of a diff: every plan and whether any would change something.
 type PlanReport struct {
-	Changed bool    `json:"changed"`
-	Plans   []*Plan `json:"plans"`
+	Changed bool            `json:"changed"`
+	Plans   []*publish.Plan `json:"plans"`
 }
 
 // WritePlanJSON writes plans as an indented PlanReport.
-func WritePlanJSON(w io.Writer, plans []*Plan) error {
+func WritePlanJSON(w io.Writer, plans []*publish.Plan) error {
 	r := PlanReport{Plans: plans}
 	if r.Plans == nil {
-		r.Plans = []*Plan{}
+		r.Plans = []*publish.Plan{}
 	}
 	for _, p := range plans {
 		r.Changed = r.Changed || p.Changed()
@@ -76,7 +77,7 @@ func WritePlanJSON(w io.Writer, plans []*Plan) error {
 
 // WritePlanMarkdown writes the Markdown summary for a CI step summary (GitHub's
 // $GITHUB_STEP_SUMMARY): a heading and a table of key changes per set and target.
-func WritePlanMarkdown(w io.Writer, title string, plans []*Plan) error {
+func WritePlanMarkdown(w io.Writer, title string, plans []*publish.Plan) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### %s\n\n", title)
 	for _, p := range plans {
@@ -96,11 +97,11 @@ func WritePlanMarkdown(w io.Writer, title string, plans []*Plan) error {
 			for _, k := range p.Keys {
 				var sign, detail string
 				switch k.Action {
-				case ActionAdd:
+				case publish.ActionAdd:
 					sign, detail = "+", "from "+k.Source
-				case ActionRemove:
+				case publish.ActionRemove:
 					sign = "−"
-				case ActionChange:
+				case publish.ActionChange:
 					sign, detail = "~", strings.Join(k.Changes, ", ")+" changed"
 				default:
 					continue
