@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/publish/target"
@@ -36,7 +37,7 @@ func PlanAgainst(ctx context.Context, client *http.Client, rawURL string, o Plan
 		}
 		live = &Object{Body: resp.Body, CacheControl: resp.Header.Get("Cache-Control"), ContentType: ct}
 	}
-	desired, err := desiredObjects(PlanOptions{Set: &SetConfig{Name: o.Set.Name, Output: o.Set.Output, Rotation: o.Set.Rotation}, Keys: o.Keys, Version: o.Version}, target.Names{JWKS: "jwks"}, "", "")
+	desired, err := desiredObjects(PlanOptions{Set: &config.SetConfig{Name: o.Set.Name, Output: o.Set.Output, Rotation: o.Set.Rotation}, Keys: o.Keys, Version: o.Version}, target.Names{JWKS: "jwks"}, "", "")
 	if err != nil {
 		return nil, err
 	}
@@ -69,8 +70,8 @@ func changedKeysOrHeaders(p *Plan) bool {
 
 // ExpectedDocument is the JWKS object publish writes for keys in set: the encoded body and its
 // Cache-Control and Content-Type headers. A served document that differs from it has drifted.
-func ExpectedDocument(set *SetConfig, keys *jwks.Set) (*Object, error) {
-	objs, err := desiredObjects(PlanOptions{Set: &SetConfig{Name: set.Name, Output: set.Output, Rotation: set.Rotation}, Keys: keys}, target.Names{JWKS: "jwks"}, "", "")
+func ExpectedDocument(set *config.SetConfig, keys *jwks.Set) (*Object, error) {
+	objs, err := desiredObjects(PlanOptions{Set: &config.SetConfig{Name: set.Name, Output: set.Output, Rotation: set.Rotation}, Keys: keys}, target.Names{JWKS: "jwks"}, "", "")
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jwkspub/jwkspub/internal/benchkeys"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
@@ -88,7 +89,7 @@ func BenchmarkBuildFiles(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	cfg := &SetConfig{Name: "bench", Policy: jwks.Policy{MaxKeys: n}}
+	cfg := &config.SetConfig{Name: "bench", Policy: jwks.Policy{MaxKeys: n}}
 	src := &sources.File{Pattern: filepath.Join(dir, "*.pem")}
 	ctx := context.Background()
 	b.ReportAllocs()

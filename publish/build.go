@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/sources"
@@ -19,7 +20,7 @@ import (
 
 // BuildOptions configure Build.
 type BuildOptions struct {
-	Set     *SetConfig
+	Set     *config.SetConfig
 	Sources []sources.Source // built by the caller from Set.Sources
 	Now     time.Time        // for certificate validity; zero skips those checks
 	Logger  *slog.Logger

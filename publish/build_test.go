@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
@@ -28,7 +29,7 @@ func TestBuildCatchesLeakySource(t *testing.T) {
 	k := parseJWK(t, `{"kty":"OKP","crv":"Ed25519","x":"`+rfc8037X+`"}`)
 	k.Members = append(k.Members, "d") // a source that forgot to strip the private scalar
 	k.Origin = sources.Origin{Source: "leaky:src", Location: "key 0"}
-	_, err := Build(context.Background(), BuildOptions{Set: &SetConfig{Name: "s"}, Sources: []sources.Source{fakeSource{name: "leaky:src", keys: []sources.Key{k}}}})
+	_, err := Build(context.Background(), BuildOptions{Set: &config.SetConfig{Name: "s"}, Sources: []sources.Source{fakeSource{name: "leaky:src", keys: []sources.Key{k}}}})
 	var pe *jwks.PolicyError
 	if !errors.As(err, &pe) || pe.Violations[0].Rule != "private-member" || !strings.Contains(err.Error(), "leaky:src key 0") {
 		t.Fatalf("err = %v", err)
@@ -43,7 +44,7 @@ func TestBuildReportsEverySourceError(t *testing.T) {
 		fakeSource{name: "s2", keys: []sources.Key{good}},
 		fakeSource{name: "s3", keys: []sources.Key{weak}},
 	}
-	_, err := Build(context.Background(), BuildOptions{Set: &SetConfig{Name: "prod"}, Sources: srcs})
+	_, err := Build(context.Background(), BuildOptions{Set: &config.SetConfig{Name: "prod"}, Sources: srcs})
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -53,7 +54,7 @@ func TestBuildReportsEverySourceError(t *testing.T) {
 		}
 	}
 	// Only failing sources: the empty set is a consequence, not a second finding.
-	_, err = Build(context.Background(), BuildOptions{Set: &SetConfig{Name: "prod"}, Sources: srcs[:1]})
+	_, err = Build(context.Background(), BuildOptions{Set: &config.SetConfig{Name: "prod"}, Sources: srcs[:1]})
 	if err == nil || strings.Contains(err.Error(), "empty-set") {
 		t.Errorf("err = %v", err)
 	}
@@ -63,7 +64,7 @@ func TestBuildLogsWarnings(t *testing.T) {
 	k := parseJWK(t, `{"kty":"OKP","crv":"Ed25519","x":"`+rfc8037X+`"}`)
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	set, err := Build(context.Background(), BuildOptions{Set: &SetConfig{Name: "s"}, Sources: []sources.Source{fakeSource{name: "a", keys: []sources.Key{k, k}}}, Logger: log})
+	set, err := Build(context.Background(), BuildOptions{Set: &config.SetConfig{Name: "s"}, Sources: []sources.Source{fakeSource{name: "a", keys: []sources.Key{k, k}}}, Logger: log})
 	if err != nil || len(set.Keys) != 1 {
 		t.Fatalf("%v %v", set, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/templates"
@@ -31,7 +32,7 @@ type ContextFile struct {
 
 // ContextOptions configure RenderContext.
 type ContextOptions struct {
-	Set  *SetConfig
+	Set  *config.SetConfig
 	Keys *jwks.Set // the assembled set, from Build
 	// Params are the nginx and image settings (listen address, logs, base image). Cache-Control,
 	// Content-Type and whether to serve the discovery document come from Set and override them.
@@ -71,11 +72,11 @@ func RenderContext(o ContextOptions) ([]ContextFile, error) {
 	p := o.Params
 	p.CacheControl = o.Set.Output.CacheControl
 	if p.CacheControl == "" {
-		p.CacheControl = DefaultCacheControl
+		p.CacheControl = config.DefaultCacheControl
 	}
 	p.ContentType = o.Set.Output.ContentType
 	if p.ContentType == "" {
-		p.ContentType = DefaultContentType
+		p.ContentType = config.DefaultContentType
 	}
 	p.Discovery = o.Set.Issuer != ""
 	conf, err := templates.Render(p)
@@ -114,7 +115,7 @@ func RenderContext(o ContextOptions) ([]ContextFile, error) {
 
 // jwksURIFor is where verifiers fetch the set: the first target's public URL, else the
 // issuer's well-known path.
-func jwksURIFor(s *SetConfig) string {
+func jwksURIFor(s *config.SetConfig) string {
 	for _, t := range s.Targets {
 		if t.PublicURL != "" {
 			return t.PublicURL

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jwkspub/jwkspub/internal/testkeys"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/templates"
 )
@@ -43,18 +44,18 @@ func TestRenderContextFiles(t *testing.T) {
 	keys := edKeys(t, 1, 2)
 	for _, tc := range []struct {
 		name   string
-		set    SetConfig
+		set    config.SetConfig
 		want   []string
 		absent []string
 	}{
 		{
 			name: "issuer",
-			set:  SetConfig{Name: "prod", Issuer: "https://auth.example.com", Output: Output{CacheControl: "public, max-age=60", ContentType: "application/jwk-set+json"}},
+			set:  config.SetConfig{Name: "prod", Issuer: "https://auth.example.com", Output: config.Output{CacheControl: "public, max-age=60", ContentType: "application/jwk-set+json"}},
 			want: []string{"Dockerfile", "nginx.conf", "html/.well-known/jwks.json", "html/.well-known/jwks.json.gz", "html/.well-known/openid-configuration", "html/.well-known/openid-configuration.gz"},
 		},
 		{
 			name:   "no-issuer",
-			set:    SetConfig{Name: "prod"},
+			set:    config.SetConfig{Name: "prod"},
 			want:   []string{"Dockerfile", "nginx.conf", "html/.well-known/jwks.json", "html/.well-known/jwks.json.gz"},
 			absent: []string{"html/.well-known/openid-configuration", "html/.well-known/openid-configuration.gz"},
 		},
@@ -101,7 +102,7 @@ func TestRenderContextFiles(t *testing.T) {
 			conf := string(m["nginx.conf"].Data)
 			cc, ct := tc.set.Output.CacheControl, tc.set.Output.ContentType
 			if cc == "" {
-				cc, ct = DefaultCacheControl, DefaultContentType
+				cc, ct = config.DefaultCacheControl, config.DefaultContentType
 			}
 			for _, want := range []string{`add_header Cache-Control "` + cc + `";`, "default_type " + ct + ";"} {
 				if !strings.Contains(conf, want) {
@@ -119,7 +120,7 @@ func TestRenderContextFiles(t *testing.T) {
 // validator nginx derives from mtime and size must still change, or verifiers revalidating
 // with If-None-Match would keep the old keys.
 func TestSameSizeRotationChangesETag(t *testing.T) {
-	set := &SetConfig{Name: "prod"}
+	set := &config.SetConfig{Name: "prod"}
 	before := contextMap(t, ContextOptions{Set: set, Keys: edKeys(t, 1, 2), Params: templates.Defaults()})
 	after := contextMap(t, ContextOptions{Set: set, Keys: edKeys(t, 2, 3), Params: templates.Defaults()})
 	again := contextMap(t, ContextOptions{Set: set, Keys: edKeys(t, 2, 3), Params: templates.Defaults()})
@@ -143,7 +144,7 @@ func TestSameSizeRotationChangesETag(t *testing.T) {
 func TestWriteContext(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ctx")
 	keys := edKeys(t, 1)
-	withIssuer := &SetConfig{Name: "prod", Issuer: "https://auth.example.com"}
+	withIssuer := &config.SetConfig{Name: "prod", Issuer: "https://auth.example.com"}
 	files, err := RenderContext(ContextOptions{Set: withIssuer, Keys: keys, Params: templates.Defaults(), State: []byte("{}\n")})
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +169,7 @@ func TestWriteContext(t *testing.T) {
 	}
 
 	// Rendering again without an issuer and without state removes what no longer belongs.
-	files, err = RenderContext(ContextOptions{Set: &SetConfig{Name: "prod"}, Keys: keys, Params: templates.Defaults()})
+	files, err = RenderContext(ContextOptions{Set: &config.SetConfig{Name: "prod"}, Keys: keys, Params: templates.Defaults()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@
 //
 // The key model (JWK, Set, Policy, Assemble, Encode, Verify, ParseLive) is package jwks: every
 // key is checked there, by a pure function. Build reads the sources and hands their keys to
-// jwks.Assemble. The configuration schema (Config) lives here too, because it describes sets.
+// jwks.Assemble. The configuration schema is package config.
 //
 // Publishing is plan, guard, apply, through one contract: a Destination holds a target.Target
 // (package target: Read with a revision, Write every object only if still at it) and the URL

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/served"
@@ -20,7 +21,7 @@ import (
 
 // rotated publishes {k1} at t0 and {k1,k2} at t0+1h, so k1 is superseded at t0+1h. With
 // max-age 60s and max_token_lifetime 24h, k1 is removable from t0+1h+60s+24h.
-func rotated(t *testing.T, cfg *SetConfig) Destination {
+func rotated(t *testing.T, cfg *config.SetConfig) Destination {
 	t.Helper()
 	tg := fileTarget(t, t.TempDir())
 	if _, err := publishAt(t, tg, cfg, rotKeys(t, 1), t0, GuardOptions{}); err != nil {
@@ -43,11 +44,11 @@ func withKID(s *jwks.Set, kids ...string) *jwks.Set {
 
 func TestGuardRules(t *testing.T) {
 	removable := t0.Add(time.Hour + 60*time.Second + 24*time.Hour)
-	noMTL := func(c *SetConfig) { c.Rotation.MaxTokenLifetime = 0 }
-	maxTwo := func(c *SetConfig) { n := 2; c.Rotation.MaxRemoved = &n }
+	noMTL := func(c *config.SetConfig) { c.Rotation.MaxTokenLifetime = 0 }
+	maxTwo := func(c *config.SetConfig) { n := 2; c.Rotation.MaxRemoved = &n }
 	tests := []struct {
 		name  string
-		cfg   func(*SetConfig)
+		cfg   func(*config.SetConfig)
 		keys  func(t *testing.T) *jwks.Set
 		now   time.Time
 		guard GuardOptions

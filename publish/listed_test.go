@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/sources"
@@ -49,7 +50,7 @@ func TestBuildWarningsBounded(t *testing.T) {
 	k := parseJWK(t, `{"kty":"OKP","crv":"Ed25519","kid":"a","x":"`+rfc8037X+`"}`)
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	set, err := Build(context.Background(), BuildOptions{Set: &SetConfig{Name: "s"}, Sources: []sources.Source{fakeSource{name: "a", keys: slices.Repeat([]sources.Key{k}, 30)}}, Logger: log})
+	set, err := Build(context.Background(), BuildOptions{Set: &config.SetConfig{Name: "s"}, Sources: []sources.Source{fakeSource{name: "a", keys: slices.Repeat([]sources.Key{k}, 30)}}, Logger: log})
 	if err != nil || len(set.Keys) != 1 {
 		t.Fatalf("%v %v", set, err)
 	}

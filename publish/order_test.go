@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jwkspub/jwkspub/internal/testkeys"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/sources"
@@ -58,7 +59,7 @@ func TestBuildSourceOrder(t *testing.T) {
 	}
 	env := map[string]string{"JWT_PUBLIC_KEY": pem("p256.pub.pem"), "JWT_PREVIOUS_PUBLIC_KEY": pem("p384.pub.pem"), "JWT_NEXT_PUBLIC_KEY": pem("ed25519.pub.pem")}
 	opts := sources.Options{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
-	set := &SetConfig{Name: "prod", Sources: []SourceConfig{{Spec: sources.Spec{Spec: "env-prefix:JWT_"}}, {Spec: sources.Spec{Spec: "file:jwks/testdata/keys/rfc.jwks.json"}}}}
+	set := &config.SetConfig{Name: "prod", Sources: []config.SourceConfig{{Spec: sources.Spec{Spec: "env-prefix:JWT_"}}, {Spec: sources.Spec{Spec: "file:jwks/testdata/keys/rfc.jwks.json"}}}}
 	var srcs []sources.Source
 	for _, sc := range set.Sources {
 		s, err := sources.New(sc.Spec, opts)
@@ -95,8 +96,8 @@ func TestBuildSourceOrder(t *testing.T) {
 func TestBuildOnlyOptionalSourcesDown(t *testing.T) {
 	const vault = "vault-transit:transit/jwt"
 	v := deadVault(t)
-	set := &SetConfig{Name: "prod", Sources: []SourceConfig{{Spec: sources.Spec{Spec: vault, Optional: true}}},
-		Output: Output{CacheControl: "public, max-age=60"}, Rotation: rotation.Rules{MaxTokenLifetime: rotation.Duration(24 * time.Hour)}}
+	set := &config.SetConfig{Name: "prod", Sources: []config.SourceConfig{{Spec: sources.Spec{Spec: vault, Optional: true}}},
+		Output: config.Output{CacheControl: "public, max-age=60"}, Rotation: rotation.Rules{MaxTokenLifetime: rotation.Duration(24 * time.Hour)}}
 	s, err := sources.New(set.Sources[0].Spec, sources.Options{Vault: v})
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +143,7 @@ func TestBuildOnlyOptionalSourcesDown(t *testing.T) {
 func TestBuildLoginFailureOnce(t *testing.T) {
 	v := deadVault(t)
 	v.Login = &sources.VaultLogin{Method: sources.AuthAppRole, RoleID: "r", SecretID: "secret-id"}
-	set := &SetConfig{Name: "prod", Sources: []SourceConfig{
+	set := &config.SetConfig{Name: "prod", Sources: []config.SourceConfig{
 		{Spec: sources.Spec{Spec: "vault-transit:transit/a"}},
 		{Spec: sources.Spec{Spec: "vault-kv:secret/jwt#pem"}},
 		{Spec: sources.Spec{Spec: "file:jwks/testdata/keys/nope.pem"}},

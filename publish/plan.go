@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/served"
@@ -97,7 +98,7 @@ func (p *Plan) Changed() bool { return len(p.Objects) > 0 }
 
 // PlanOptions configure PlanTarget.
 type PlanOptions struct {
-	Set *SetConfig
+	Set *config.SetConfig
 	// Keys is the assembled set (from Build).
 	Keys *jwks.Set
 	// Now is the clock of the publication: state times and guard decisions use it.
@@ -121,10 +122,10 @@ func desiredObjects(o PlanOptions, names target.Names, raw, publicURL string) (m
 	}
 	cc, ct := o.Set.Output.CacheControl, o.Set.Output.ContentType
 	if cc == "" {
-		cc = DefaultCacheControl
+		cc = config.DefaultCacheControl
 	}
 	if ct == "" {
-		ct = DefaultContentType
+		ct = config.DefaultContentType
 	}
 	meta := map[string]string{target.MetaVersion: o.Version}
 	out := map[string]*Object{names.JWKS: {Name: names.JWKS, Body: doc, CacheControl: cc, ContentType: ct, Metadata: meta}}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 )
 
@@ -46,7 +47,7 @@ func TestPublicReadConfig(t *testing.T) {
 		{"file:///srv/www/.well-known/jwks.json", "target 1: public_read: only s3:// and gs://"},
 	} {
 		y := "sets:\n  - name: prod\n    sources: [\"file:k.pem\"]\n    targets:\n      - url: " + tc.url + "\n        public_read: true\n"
-		cfg, err := ParseConfig([]byte(y), "jwkspub.yaml")
+		cfg, err := config.ParseConfig([]byte(y), "jwkspub.yaml")
 		switch {
 		case tc.wantErr == "" && err != nil:
 			t.Errorf("%s: %v", tc.url, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jwkspub/jwkspub/internal/golden"
 	"github.com/jwkspub/jwkspub/internal/testkeys"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/target/file"
@@ -37,13 +38,13 @@ func fileTargetGzip(t testing.TB, dir string, gz bool) Destination {
 // key supersedes the older ones. Kids are k<seed>, so tests read easily.
 func rotKeys(t testing.TB, seeds ...byte) *jwks.Set { return testkeys.Rot(t, seeds...) }
 
-func testSet(name string) *SetConfig {
+func testSet(name string) *config.SetConfig {
 	mtl := rotation.Duration(24 * time.Hour)
-	return &SetConfig{Name: name, Output: Output{CacheControl: "public, max-age=60"}, Rotation: rotation.Rules{MaxTokenLifetime: mtl}}
+	return &config.SetConfig{Name: name, Output: config.Output{CacheControl: "public, max-age=60"}, Rotation: rotation.Rules{MaxTokenLifetime: mtl}}
 }
 
 // publishAt plans, guards and applies like `jwkspub publish` at the given time.
-func publishAt(t *testing.T, tg Destination, cfg *SetConfig, keys *jwks.Set, now time.Time, g GuardOptions) (*Plan, error) {
+func publishAt(t *testing.T, tg Destination, cfg *config.SetConfig, keys *jwks.Set, now time.Time, g GuardOptions) (*Plan, error) {
 	t.Helper()
 	p, err := PlanTarget(context.Background(), tg, PlanOptions{Set: cfg, Keys: keys, Now: now, Version: "test"})
 	if err != nil {

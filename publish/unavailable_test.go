@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/sources"
@@ -129,7 +130,7 @@ func TestBuildOptionalSourceUnavailable(t *testing.T) {
 	v := deadVault(t)
 	for _, optional := range []bool{true, false} {
 		t.Run(fmt.Sprintf("optional=%v", optional), func(t *testing.T) {
-			set := &SetConfig{Name: "prod", Sources: []SourceConfig{
+			set := &config.SetConfig{Name: "prod", Sources: []config.SourceConfig{
 				{Spec: sources.Spec{Spec: "file:jwks/testdata/keys/p256.pub.pem"}},
 				{Spec: sources.Spec{Spec: "vault-transit:transit/jwt", Optional: optional}},
 			}}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -138,7 +138,7 @@ func maxInputFlag() cli.Flag {
 
 // globals is what the common flags say, read once per command.
 type globals struct {
-	cfg          *publish.Config
+	cfg          *config.Config
 	derivePublic bool
 	format       string
 	logger       *slog.Logger
@@ -199,22 +199,22 @@ func newLogger(w io.Writer, format, level string, atExit *[]func(context.Context
 
 // loadConfig reads the configuration file, or builds the one-set configuration from --source
 // and --target, and narrows it to the sets named by --set.
-func loadConfig(c *cli.Context) (*publish.Config, error) {
+func loadConfig(c *cli.Context) (*config.Config, error) {
 	path := c.String("config")
 	srcs, tgts := c.StringSlice("source"), c.StringSlice("target")
-	var cfg *publish.Config
+	var cfg *config.Config
 	switch {
 	case len(srcs) > 0 && path != "":
 		return nil, usagef("--source and --config do not mix: put the sources in the config file")
 	case len(srcs) > 0:
-		set := publish.SetConfig{Name: "default"}
+		set := config.SetConfig{Name: "default"}
 		for _, s := range srcs {
-			set.Sources = append(set.Sources, publish.SourceConfig{Spec: sources.Spec{Spec: s}})
+			set.Sources = append(set.Sources, config.SourceConfig{Spec: sources.Spec{Spec: s}})
 		}
 		for _, t := range tgts {
-			set.Targets = append(set.Targets, publish.TargetConfig{URL: t})
+			set.Targets = append(set.Targets, config.TargetConfig{URL: t})
 		}
-		cfg = &publish.Config{Sets: []publish.SetConfig{set}}
+		cfg = &config.Config{Sets: []config.SetConfig{set}}
 		if err := cfg.Validate(); err != nil {
 			return nil, usagef("%v", err)
 		}
@@ -231,7 +231,7 @@ func loadConfig(c *cli.Context) (*publish.Config, error) {
 			return nil, fmt.Errorf("reading configuration: %w", err)
 		}
 		defer f.Close()
-		if cfg, err = publish.LoadConfig(f, path); err != nil {
+		if cfg, err = config.LoadConfig(f, path); err != nil {
 			return nil, err
 		}
 		if len(tgts) > 0 {
@@ -242,7 +242,7 @@ func loadConfig(c *cli.Context) (*publish.Config, error) {
 	if len(names) == 0 {
 		return cfg, nil
 	}
-	picked := &publish.Config{}
+	picked := &config.Config{}
 	for _, n := range names {
 		s, ok := cfg.Set(n)
 		if !ok {
@@ -254,7 +254,7 @@ func loadConfig(c *cli.Context) (*publish.Config, error) {
 }
 
 // oneSet returns the only selected set, for commands that write one set ("build writes").
-func (g *globals) oneSet(what string) (*publish.SetConfig, error) {
+func (g *globals) oneSet(what string) (*config.SetConfig, error) {
 	if len(g.cfg.Sets) != 1 {
 		names := make([]string, len(g.cfg.Sets))
 		for i, s := range g.cfg.Sets {
@@ -266,7 +266,7 @@ func (g *globals) oneSet(what string) (*publish.SetConfig, error) {
 }
 
 // sourcesFor builds the sources of one set.
-func (g *globals) sourcesFor(set *publish.SetConfig) ([]sources.Source, error) {
+func (g *globals) sourcesFor(set *config.SetConfig) ([]sources.Source, error) {
 	opts := sources.Options{DerivePublic: g.derivePublic, Logger: g.logger, Lookup: g.lookup, Budget: g.budget}
 	if usesVault(set) {
 		v, err := g.vaultConn()

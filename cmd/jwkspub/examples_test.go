@@ -10,10 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
-
-	"github.com/jwkspub/jwkspub/publish"
 )
 
 // checkInvocation fails when args (a jwkspub command line without the program) names a
@@ -111,7 +110,7 @@ func TestExampleKubernetesCronJob(t *testing.T) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var (
-		config  string
+		cfgText string
 		cronjob map[string]any
 	)
 	for {
@@ -123,13 +122,13 @@ func TestExampleKubernetesCronJob(t *testing.T) {
 		}
 		switch doc["kind"] {
 		case "ConfigMap":
-			config, _ = dig(doc, "data", "jwkspub.yaml").(string)
+			cfgText, _ = dig(doc, "data", "jwkspub.yaml").(string)
 		case "CronJob":
 			cronjob = doc
 		}
 	}
 	// The configuration it mounts is one jwkspub accepts.
-	if _, err := publish.ParseConfig([]byte(config), "cronjob.yaml ConfigMap"); err != nil {
+	if _, err := config.ParseConfig([]byte(cfgText), "cronjob.yaml ConfigMap"); err != nil {
 		t.Errorf("the ConfigMap's configuration: %v", err)
 	}
 	if cronjob == nil {

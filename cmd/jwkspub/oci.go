@@ -6,7 +6,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/target"
 	"github.com/jwkspub/jwkspub/publish/target/oci"
 )
@@ -25,7 +25,7 @@ func checkImageURL(raw string) (string, error) {
 // Docker config ($DOCKER_CONFIG or ~/.docker/config.json, as `docker login` writes it) and the
 // credential helpers it names, through go-containerregistry's default keychain; nothing is read
 // from the target URL, and no credential is logged.
-func openImage(_ context.Context, o openOptions, tc publish.TargetConfig, set *publish.SetConfig) (target.Target, error) {
+func openImage(_ context.Context, o openOptions, tc config.TargetConfig, set *config.SetConfig) (target.Target, error) {
 	loc, err := oci.ParseURL(tc.URL)
 	if err != nil {
 		return nil, err

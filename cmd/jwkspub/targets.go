@@ -18,6 +18,7 @@ import (
 	"gocloud.dev/blob/s3blob"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/report"
 	"github.com/jwkspub/jwkspub/publish/target"
 	targetblob "github.com/jwkspub/jwkspub/publish/target/blob"
@@ -40,7 +41,7 @@ type scheme struct {
 	// check parses the URL without contacting anything and returns the identity of what it
 	// names: two sets at one identity would overwrite each other.
 	check func(raw string) (identity string, err error)
-	open  func(ctx context.Context, o openOptions, tc publish.TargetConfig, set *publish.SetConfig) (target.Target, error)
+	open  func(ctx context.Context, o openOptions, tc config.TargetConfig, set *config.SetConfig) (target.Target, error)
 }
 
 // openOptions returns what opening this run's targets needs.
@@ -67,7 +68,7 @@ func schemeOf(raw string) (scheme, error) {
 	}
 	s, ok := schemes[u.Scheme]
 	if !ok {
-		return scheme{}, fmt.Errorf("target %s: unknown scheme %q (one of %s)", raw, u.Scheme, strings.Join(publish.TargetSchemes, ", "))
+		return scheme{}, fmt.Errorf("target %s: unknown scheme %q (one of %s)", raw, u.Scheme, strings.Join(config.TargetSchemes, ", "))
 	}
 	return s, nil
 }
@@ -82,7 +83,7 @@ func checkTarget(raw string) (string, error) {
 }
 
 // openTarget opens one configured target of set.
-func openTarget(ctx context.Context, o openOptions, tc publish.TargetConfig, set *publish.SetConfig) (publish.Destination, error) {
+func openTarget(ctx context.Context, o openOptions, tc config.TargetConfig, set *config.SetConfig) (publish.Destination, error) {
 	s, err := schemeOf(tc.URL)
 	if err != nil {
 		return publish.Destination{}, err
@@ -103,7 +104,7 @@ func checkFileURL(raw string) (string, error) {
 }
 
 // openFile opens a directory target. The set's output.gzip adds the .gz sibling.
-func openFile(_ context.Context, o openOptions, tc publish.TargetConfig, set *publish.SetConfig) (target.Target, error) {
+func openFile(_ context.Context, o openOptions, tc config.TargetConfig, set *config.SetConfig) (target.Target, error) {
 	dir, name, mode, err := file.ParseURL(tc.URL)
 	if err != nil {
 		return nil, err
@@ -122,7 +123,7 @@ func checkBlobURL(raw string) (string, error) {
 // standard chain: AWS environment, shared profile and web identity;
 // GOOGLE_APPLICATION_CREDENTIALS and workload identity (STORAGE_EMULATOR_HOST for an
 // emulator); Azure environment, connection string and managed identity.
-func openBlob(ctx context.Context, o openOptions, tc publish.TargetConfig, _ *publish.SetConfig) (target.Target, error) {
+func openBlob(ctx context.Context, o openOptions, tc config.TargetConfig, _ *config.SetConfig) (target.Target, error) {
 	bucketURL, key, err := targetblob.ParseURL(tc.URL)
 	if err != nil {
 		return nil, err
@@ -271,7 +272,7 @@ func planAll(c context.Context, g *globals, e env, against string, now time.Time
 // planJob is one set at one target, planned by planAll.
 type planJob struct {
 	set  string
-	tc   publish.TargetConfig
+	tc   config.TargetConfig
 	opts publish.PlanOptions
 	plan *publish.Plan
 	err  error

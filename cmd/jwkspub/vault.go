@@ -12,7 +12,7 @@ import (
 	"github.com/hashicorp/vault/api"
 	"github.com/urfave/cli/v2"
 
-	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -68,7 +68,7 @@ func readVaultSettings(c *cli.Context) (vaultSettings, error) {
 }
 
 // usesVault reports whether any source of the set reads Vault.
-func usesVault(set *publish.SetConfig) bool {
+func usesVault(set *config.SetConfig) bool {
 	for _, sc := range set.Sources {
 		if strings.HasPrefix(sc.Spec.Spec, "vault-") {
 			return true

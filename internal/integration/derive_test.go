@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -93,7 +94,7 @@ func TestDerivePublicTokensVerify(t *testing.T) {
 	add("EdDSA", edKey, "pkcs8", "openssh", "jwk")
 
 	dir := t.TempDir()
-	set := &publish.SetConfig{Name: "derived"}
+	set := &config.SetConfig{Name: "derived"}
 	var srcs []sources.Source
 	var signers []*signer
 	for _, in := range inputs {
@@ -102,7 +103,7 @@ func TestDerivePublicTokensVerify(t *testing.T) {
 			t.Fatal(err)
 		}
 		spec := sources.Spec{Spec: "file:" + path, Alg: in.s.alg}
-		set.Sources = append(set.Sources, publish.SourceConfig{Spec: spec})
+		set.Sources = append(set.Sources, config.SourceConfig{Spec: spec})
 		src, err := sources.New(spec, sources.Options{DerivePublic: true})
 		if err != nil {
 			t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/templates"
 )
@@ -76,7 +77,7 @@ func sharedTempDir(t *testing.T, pattern string) string {
 }
 
 // startNginx renders set into a new context and serves it with real nginx.
-func startNginx(t *testing.T, set *publish.SetConfig, keys *jwks.Set) *nginxServer {
+func startNginx(t *testing.T, set *config.SetConfig, keys *jwks.Set) *nginxServer {
 	t.Helper()
 	nginxBin := needEnv(t, "JWKSPUB_NGINX")
 	s := &nginxServer{Dir: filepath.Join(sharedTempDir(t, "jwkspub-ctx-*"), "ctx"), runDir: sharedTempDir(t, "jwkspub-run-*")}
@@ -181,7 +182,7 @@ func (s *nginxServer) entrypointArgs(t *testing.T) []string {
 
 // render writes the context for set into s.Dir, as `jwkspub render` does, with the listen
 // address and log and temp paths of this server.
-func (s *nginxServer) render(t *testing.T, set *publish.SetConfig, keys *jwks.Set) []publish.ContextFile {
+func (s *nginxServer) render(t *testing.T, set *config.SetConfig, keys *jwks.Set) []publish.ContextFile {
 	t.Helper()
 	p := templates.Defaults()
 	p.Listen = s.listen

@@ -21,7 +21,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 	"golang.org/x/oauth2/google"
 
-	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/report"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 )
@@ -105,7 +105,7 @@ func newRotateRig(t *testing.T, kind string) *rotateRig {
 	switch kind {
 	case "file":
 		// nginx serves the document root the file:// target writes into.
-		cfg, err := publish.ParseConfig([]byte(cfgYAML("file:///tmp/placeholder/jwks.json")), "jwkspub.yaml")
+		cfg, err := config.ParseConfig([]byte(cfgYAML("file:///tmp/placeholder/jwks.json")), "jwkspub.yaml")
 		if err != nil {
 			t.Fatal(err)
 		}

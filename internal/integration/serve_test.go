@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
@@ -102,10 +103,10 @@ func fileData(t *testing.T, files []publish.ContextFile, path string) []byte {
 // TestNginxServesContext checks every status and header the rendered configuration promises,
 // against real nginx running as a non-root user with the documents read-only.
 func TestNginxServesContext(t *testing.T) {
-	set := &publish.SetConfig{
+	set := &config.SetConfig{
 		Name:   "it",
 		Issuer: "http://127.0.0.1",
-		Output: publish.Output{CacheControl: "public, max-age=300, stale-if-error=86400", ContentType: "application/jwk-set+json"},
+		Output: config.Output{CacheControl: "public, max-age=300, stale-if-error=86400", ContentType: "application/jwk-set+json"},
 	}
 	keys := edSet(t, 1, 2)
 	srv := startNginx(t, set, keys)
@@ -255,7 +256,7 @@ func count(lines []accessLine, f func(accessLine) bool) int {
 // length; the ETag must change anyway, and a verifier revalidating with the old ETag must get
 // the new document, not a 304.
 func TestNginxValidatorChangesOnSameSizeRotation(t *testing.T) {
-	set := &publish.SetConfig{Name: "it"}
+	set := &config.SetConfig{Name: "it"}
 	srv := startNginx(t, set, edSet(t, 1, 2))
 	u := srv.URL + "/.well-known/jwks.json"
 	before := do(t, "GET", u)

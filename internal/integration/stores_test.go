@@ -28,6 +28,7 @@ import (
 	"gocloud.dev/blob/s3blob"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/publishtest"
 	"github.com/jwkspub/jwkspub/publish/rotation"
@@ -196,8 +197,8 @@ func openTarget(t testing.TB, raw string) *storeTarget {
 	return tg
 }
 
-func setConfig() *publish.SetConfig {
-	return &publish.SetConfig{Name: "prod", Output: publish.Output{CacheControl: "public, max-age=60"},
+func setConfig() *config.SetConfig {
+	return &config.SetConfig{Name: "prod", Output: config.Output{CacheControl: "public, max-age=60"},
 		Rotation: rotation.Rules{MaxTokenLifetime: rotation.Duration(24 * time.Hour)}}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -71,7 +72,7 @@ path "`+kv+`/data/jwt" { capabilities = ["read"] }`); err != nil {
 	}
 	sid := mustWrite("auth/"+approle+"/role/bench/secret-id", nil)
 	login := &sources.VaultLogin{Method: sources.AuthAppRole, Mount: approle, RoleID: rid.Data["role_id"].(string), SecretID: sid.Data["secret_id"].(string)}
-	set := &publish.SetConfig{Name: "bench", Sources: []publish.SourceConfig{
+	set := &config.SetConfig{Name: "bench", Sources: []config.SourceConfig{
 		{Spec: sources.Spec{Spec: "vault-transit:" + mount + "/jwt", KID: "{{.Name}}-v{{.Version}}"}},
 		{Spec: sources.Spec{Spec: "vault-kv:" + kv + "/jwt#jwks"}},
 	}}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -379,10 +380,10 @@ func TestVaultOutageOneBudget(t *testing.T) {
 	})
 	v := &sources.Vault{Client: vaultClient(t, addr, "root"), Retries: 2, Timeout: 200 * time.Millisecond, Backoff: 10 * time.Millisecond}
 	specs := []string{"vault-transit:transit/a", "vault-transit:transit/b", "vault-kv:secret/jwt#pem"}
-	set := &publish.SetConfig{Name: "prod"}
+	set := &config.SetConfig{Name: "prod"}
 	var srcs []sources.Source
 	for _, spec := range specs {
-		set.Sources = append(set.Sources, publish.SourceConfig{Spec: sources.Spec{Spec: spec, Optional: true}})
+		set.Sources = append(set.Sources, config.SourceConfig{Spec: sources.Spec{Spec: spec, Optional: true}})
 		srcs = append(srcs, vaultSource(t, v, sources.Spec{Spec: spec, Optional: true}))
 	}
 	built, err := publish.Build(context.Background(), publish.BuildOptions{Set: set, Sources: srcs, KeepsLive: true})

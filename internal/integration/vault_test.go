@@ -27,6 +27,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
@@ -288,7 +289,7 @@ func TestVaultTransitRotation(t *testing.T) {
 		t.Fatalf("versions 2: %v", got)
 	}
 	// More versions than max_keys: the refusal points at the versions option.
-	set := &publish.SetConfig{Name: "prod", Policy: jwks.Policy{MaxKeys: 2}, Sources: []publish.SourceConfig{{Spec: sources.Spec{Spec: spec}}}}
+	set := &config.SetConfig{Name: "prod", Policy: jwks.Policy{MaxKeys: 2}, Sources: []config.SourceConfig{{Spec: sources.Spec{Spec: spec}}}}
 	_, err := publish.Build(context.Background(), publish.BuildOptions{Set: set, Sources: []sources.Source{vaultSource(t, v, sources.Spec{Spec: spec})}})
 	if err == nil || !strings.Contains(err.Error(), "max-keys: 3 keys exceed the policy maximum of 2") || !strings.Contains(err.Error(), spec+" gives 3 versions: publish only the recent ones with `versions: N`") {
 		t.Fatalf("max_keys 2 with three versions: %v", err)

@@ -32,6 +32,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
 )
@@ -87,7 +88,7 @@ func newSigners(t *testing.T) []*signer {
 
 // publishSigners builds the set the way `jwkspub render` does: public PEM files read by file:
 // sources with the alg configured per source, kids from the RFC 7638 thumbprint.
-func publishSigners(t *testing.T, signers []*signer, set *publish.SetConfig) *jwks.Set {
+func publishSigners(t *testing.T, signers []*signer, set *config.SetConfig) *jwks.Set {
 	t.Helper()
 	dir := t.TempDir()
 	var srcs []sources.Source
@@ -101,7 +102,7 @@ func publishSigners(t *testing.T, signers []*signer, set *publish.SetConfig) *jw
 			t.Fatal(err)
 		}
 		spec := sources.Spec{Spec: "file:" + path, Alg: s.alg}
-		set.Sources = append(set.Sources, publish.SourceConfig{Spec: spec})
+		set.Sources = append(set.Sources, config.SourceConfig{Spec: spec})
 		src, err := sources.New(spec, sources.Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -369,7 +370,7 @@ func fetchedThroughNginx(t *testing.T, srv *nginxServer, verifiers ...string) {
 // every algorithm jwkspub publishes; and each rejects what it must.
 func TestRealVerifiersThroughNginx(t *testing.T) {
 	signers := newSigners(t)
-	set := &publish.SetConfig{Name: "verifiers", Issuer: "http://127.0.0.1"}
+	set := &config.SetConfig{Name: "verifiers", Issuer: "http://127.0.0.1"}
 	keys := publishSigners(t, signers, set)
 	srv := startNginx(t, set, keys)
 
@@ -452,7 +453,7 @@ func TestVerifiersTokenWithoutKid(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &signer{name: "only", alg: "ES256", key: key}
-	set := &publish.SetConfig{Name: "one-key"}
+	set := &config.SetConfig{Name: "one-key"}
 	keys := publishSigners(t, []*signer{s}, set)
 	srv := startNginx(t, set, keys)
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/target"
@@ -45,12 +46,12 @@ func TargetConformance(t *testing.T, newTarget func(t *testing.T) publish.Destin
 	ctx := context.Background()
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	mtl := rotation.Duration(24 * time.Hour)
-	cfg := func() *publish.SetConfig {
-		return &publish.SetConfig{Name: "conformance", Issuer: "https://issuer.example.com",
-			Output:   publish.Output{CacheControl: "public, max-age=60", ContentType: "application/jwk-set+json"},
+	cfg := func() *config.SetConfig {
+		return &config.SetConfig{Name: "conformance", Issuer: "https://issuer.example.com",
+			Output:   config.Output{CacheControl: "public, max-age=60", ContentType: "application/jwk-set+json"},
 			Rotation: rotation.Rules{MaxTokenLifetime: mtl}}
 	}
-	run := func(t *testing.T, tg publish.Destination, c *publish.SetConfig, keys *jwks.Set, now time.Time) *publish.Plan {
+	run := func(t *testing.T, tg publish.Destination, c *config.SetConfig, keys *jwks.Set, now time.Time) *publish.Plan {
 		t.Helper()
 		p, err := publish.PlanTarget(ctx, tg, publish.PlanOptions{Set: c, Keys: keys, Now: now, Version: "conformance"})
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/jwkspub/jwkspub/internal/golden"
 	"github.com/jwkspub/jwkspub/internal/testkeys"
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/target/file"
@@ -18,13 +19,13 @@ import (
 // t0 is the first publication, as in package publish's tests.
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func testSet(name string) *publish.SetConfig {
-	return &publish.SetConfig{Name: name, Output: publish.Output{CacheControl: "public, max-age=60"},
+func testSet(name string) *config.SetConfig {
+	return &config.SetConfig{Name: name, Output: config.Output{CacheControl: "public, max-age=60"},
 		Rotation: rotation.Rules{MaxTokenLifetime: rotation.Duration(24 * time.Hour)}}
 }
 
 // publishAt plans, guards and applies like `jwkspub publish` at the given time.
-func publishAt(t *testing.T, d publish.Destination, cfg *publish.SetConfig, keys *jwks.Set, now time.Time) {
+func publishAt(t *testing.T, d publish.Destination, cfg *config.SetConfig, keys *jwks.Set, now time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	p, err := publish.PlanTarget(ctx, d, publish.PlanOptions{Set: cfg, Keys: keys, Now: now, Version: "test"})
@@ -40,7 +41,7 @@ func publishAt(t *testing.T, d publish.Destination, cfg *publish.SetConfig, keys
 }
 
 // rotated is a directory target where {k1} was published at t0 and {k1,k2} at t0+1h.
-func rotated(t *testing.T, cfg *publish.SetConfig) publish.Destination {
+func rotated(t *testing.T, cfg *config.SetConfig) publish.Destination {
 	t.Helper()
 	wk := filepath.Join(t.TempDir(), ".well-known")
 	ft, err := file.New(wk, "jwks.json", file.Options{CreateDir: true})

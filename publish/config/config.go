@@ -1,4 +1,4 @@
-package publish
+package config
 
 import (
 	"bytes"
