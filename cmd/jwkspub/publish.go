@@ -42,31 +42,21 @@ func publishCommand(e env) *cli.Command {
 			defer pl.close()
 			// The guard sees every plan before anything is written: one refusal stops all.
 			gopts := publish.GuardOptions{AllowRemoval: c.StringSlice("allow-removal"), Force: c.Bool("force"), Logger: g.logger}
-			if err := publish.Guard(pl.plans, gopts); err != nil {
+			res, err := pl.runner.Publish(c.Context, pl.plans, gopts)
+			if err != nil {
 				_ = printPlans(e, g.format, pl.plans)
 				return err
 			}
 			var results []publishResult
 			current := 0
-			// Targets are written in parallel (bounded); results are reported in plan order.
-			applied := make([]*publish.Plan, len(pl.plans))
-			errs := make([]error, len(pl.plans))
-			inParallel(len(pl.plans), func(i int) {
-				if p := pl.plans[i]; p.Changed() {
-					// Writes are conditional on what was read; after a lost race Publish
-					// re-plans and re-checks the guard once.
-					applied[i], errs[i] = publish.Publish(c.Context, p, publish.PublishOptions{Guard: gopts})
-				}
-			})
 			for i, p := range pl.plans {
 				r := publishResult{Set: p.Set, Target: p.Target, Outcome: "unchanged", Plan: p, Digest: p.Digest}
-				if p.Changed() {
-					if err := errs[i]; err != nil {
-						g.logger.Error("target failed", "set", p.Set, "target", p.Target, "err", err)
-						pl.stale = append(pl.stale, staleTarget{set: p.Set, target: p.Target, err: err})
-						continue
-					}
-					r.Plan, r.Digest = applied[i], applied[i].Digest
+				if err := res[i].Err; err != nil {
+					pl.stale = append(pl.stale, staleTarget{set: p.Set, target: p.Target, err: err})
+					continue
+				}
+				if res[i].Written {
+					r.Plan, r.Digest = res[i].Plan, res[i].Plan.Digest
 					r.Outcome = "published"
 					attrs := []any{"set", p.Set, "target", p.Target}
 					if r.Digest != "" { // targets with a content digest (images)

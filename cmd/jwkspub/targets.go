@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -172,6 +174,7 @@ type staleTarget struct {
 type planned struct {
 	plans  []*publish.Plan
 	stale  []staleTarget
+	runner *publish.Runner
 	closes []func() error
 }
 
@@ -181,121 +184,67 @@ func (p *planned) close() {
 	}
 }
 
+// runner is the library's Runner wired to this run: the sources of each set, the scheme table
+// of targets, the crash hook of test builds.
+func (g *globals) runner(e env) (*publish.Runner, func() error) {
+	oo := g.openOptions(e)
+	return &publish.Runner{
+		Sources: g.sourcesFor,
+		Open: func(ctx context.Context, tc config.TargetConfig, set *config.SetConfig) (publish.Destination, error) {
+			return openTarget(ctx, oo, tc, set)
+		},
+		Identity: checkTarget,
+		Logger:   g.logger,
+		Version:  version,
+	}, oo.buckets.close
+}
+
 // planAll builds every set, then plans it at each of its targets (or against a public URL).
-// A set that fails to build stops everything (nothing is published after any source or policy
-// error); a target that cannot be opened or read is recorded as stale and the others go on.
 func planAll(c context.Context, g *globals, e env, against string, now time.Time) (*planned, error) {
 	out := &planned{}
 	rec := recordOf(c)
 	if rec != nil {
 		rec.planned = out
 	}
-	if against != "" && len(g.cfg.Sets) != 1 {
-		return nil, usagef("--against compares one set with one URL; choose the set with --set")
-	}
-	seen := map[string]string{}
-	for _, set := range g.cfg.Sets {
-		for _, tc := range set.Targets {
-			// Two sets at one target would overwrite each other's document and state. A URL
-			// that cannot be a target is a usage error, before anything is read.
-			key, err := checkTarget(tc.URL)
-			if err != nil {
-				return nil, usagef("set %q: %v", set.Name, err)
-			}
-			if other, ok := seen[key]; ok && against == "" {
-				return nil, usagef("sets %q and %q both publish to %s: give each set its own target", other, set.Name, tc.URL)
-			}
-			seen[key] = set.Name
+	r, closeFn := g.runner(e)
+	out.runner, out.closes = r, append(out.closes, closeFn)
+	if against != "" {
+		if len(g.cfg.Sets) != 1 {
+			return nil, usagef("--against compares one set with one URL; choose the set with --set")
 		}
-	}
-	var jobs []planJob
-	for i := range g.cfg.Sets {
-		set := &g.cfg.Sets[i]
-		if against == "" && len(set.Targets) == 0 {
-			out.close()
-			return nil, usagef("set %q has no targets: add targets: to the configuration, or pass --target URL", set.Name)
-		}
-		srcs, err := g.sourcesFor(set)
+		set := &g.cfg.Sets[0]
+		built, err := r.Build(c, set, now)
 		if err != nil {
-			out.close()
-			return nil, err
-		}
-		built, err := publish.Build(c, publish.BuildOptions{Set: set, Sources: srcs, Now: now, Logger: g.logger, KeepsLive: true})
-		if err != nil {
-			out.close()
 			return nil, err
 		}
 		if rec != nil {
 			rec.built[set.Name] = built
 		}
-		opts := publish.PlanOptions{Set: set, Keys: built, Now: now, Version: version}
-		if against != "" {
-			p, err := publish.PlanAgainst(c, &http.Client{Timeout: 30 * time.Second}, against, opts)
-			if err != nil {
-				out.close()
-				return nil, err
-			}
-			out.plans = append(out.plans, p)
-			continue
+		p, err := publish.PlanAgainst(c, &http.Client{Timeout: 30 * time.Second}, against, publish.PlanOptions{Set: set, Keys: built, Now: now, Version: version})
+		if err != nil {
+			return nil, err
 		}
-		for _, tc := range set.Targets {
-			jobs = append(jobs, planJob{set: set.Name, tc: tc, opts: opts})
-		}
+		out.plans = []*publish.Plan{p}
+		return out, nil
 	}
-	// Reading what is live is network-bound: plan the targets in parallel, bounded, and keep
-	// the results in configuration order so output and exit codes do not depend on timing.
-	oo := g.openOptions(e)
-	out.closes = append(out.closes, oo.buckets.close)
-	inParallel(len(jobs), func(i int) {
-		j := &jobs[i]
-		d, err := openTarget(c, oo, j.tc, j.opts.Set)
-		if err == nil {
-			j.plan, err = publish.PlanTarget(c, d, j.opts)
-		}
-		j.err = err
-	})
-	if c.Err() != nil {
+	pl, err := r.Plan(c, g.cfg.Sets, now)
+	var ce *publish.ConfigError
+	if errors.As(err, &ce) {
 		out.close()
-		return nil, c.Err()
+		return nil, usagef("%s", ce.Msg)
 	}
-	for _, j := range jobs {
-		if j.err != nil {
-			g.logger.Error("target failed", "set", j.set, "target", j.tc.URL, "err", j.err)
-			out.stale = append(out.stale, staleTarget{set: j.set, target: j.tc.URL, err: j.err})
-			continue
-		}
-		out.plans = append(out.plans, j.plan)
+	if err != nil {
+		out.close()
+		return nil, err
+	}
+	if rec != nil {
+		maps.Copy(rec.built, pl.Built)
+	}
+	out.plans = pl.Plans
+	for _, s := range pl.Stale {
+		out.stale = append(out.stale, staleTarget{set: s.Set, target: s.Target, err: s.Err})
 	}
 	return out, nil
-}
-
-// planJob is one set at one target, planned by planAll.
-type planJob struct {
-	set  string
-	tc   config.TargetConfig
-	opts publish.PlanOptions
-	plan *publish.Plan
-	err  error
-}
-
-// maxInFlight bounds the targets read or written at once: enough to hide a store's latency
-// for a thousand sets, few enough not to trip its rate limits.
-const maxInFlight = 16
-
-// inParallel calls f(0..n-1) with at most maxInFlight calls running, and returns when all
-// have returned. Each f writes only its own index's result.
-func inParallel(n int, f func(i int)) {
-	sem := make(chan struct{}, maxInFlight)
-	var wg sync.WaitGroup
-	for i := range n {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			f(i)
-		}()
-	}
-	wg.Wait()
 }
 
 // bucketCache opens each bucket URL once per run: many sets commonly share one bucket, and an
