@@ -27,15 +27,19 @@ func (d Defaults) apply(keys []Key) {
 	}
 }
 
-// Kinds lists the spec prefixes New understands.
-var kinds = []string{"file:", "env:", "env-prefix:", "vault-transit:", "vault-kv:", "vault-oidc:"}
+// Kinds lists the spec kinds New understands: a spec is KIND:ARG. The configuration schema
+// (publish/config) checks specs against this same list.
+var Kinds = []string{"file", "env", "env-prefix", "vault-transit", "vault-kv", "vault-oidc"}
+
+// kindList writes Kinds the way New's errors always have: "file: env: ...".
+func kindList() string { return strings.Join(Kinds, ": ") + ":" }
 
 // New builds the source for a spec. The error says which kinds exist when the spec is unknown.
 func New(s Spec, opts Options) (Source, error) {
 	kind, arg, ok := strings.Cut(s.Spec, ":")
 	d := Defaults{Alg: s.Alg, KID: s.KID}
 	if !ok {
-		return nil, fmt.Errorf("source %q: missing kind (one of %s)", s.Spec, strings.Join(kinds, " "))
+		return nil, fmt.Errorf("source %q: missing kind (one of %s)", s.Spec, kindList())
 	}
 	if kind == "vault-oidc" {
 		return newVault(kind, arg, s, opts, d)
@@ -53,5 +57,5 @@ func New(s Spec, opts Options) (Source, error) {
 	case "vault-transit", "vault-kv":
 		return newVault(kind, arg, s, opts, d)
 	}
-	return nil, fmt.Errorf("source %q: unknown kind %q (one of %s)", s.Spec, kind, strings.Join(kinds, " "))
+	return nil, fmt.Errorf("source %q: unknown kind %q (one of %s)", s.Spec, kind, kindList())
 }

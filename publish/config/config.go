@@ -194,8 +194,8 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// SourceKinds are the spec kinds a configuration may use.
-var SourceKinds = []string{"file", "env", "env-prefix", "vault-transit", "vault-kv", "vault-oidc"}
+// SourceKinds are the spec kinds a configuration may use: the kinds package sources builds.
+var SourceKinds = sources.Kinds
 
 // TargetSchemes are the target URL schemes a configuration may use.
 var TargetSchemes = []string{"file", "s3", "gs", "azblob", "oci"}
