@@ -54,7 +54,9 @@ func TestParseLive(t *testing.T) {
 	}
 }
 
-// rotKeys is an Ed25519 set from seeds, kids k<seed> (as publish's tests make them).
+// rotKeys is an Ed25519 set from seeds, kids k<seed>, every key from the source
+// file:keys/*.pem (as internal/testkeys.Rot makes them, which this package's tests cannot
+// import: it imports jwks).
 func rotKeys(t testing.TB, seeds ...byte) *Set {
 	t.Helper()
 	var keys []sources.Key
@@ -66,6 +68,9 @@ func rotKeys(t testing.TB, seeds ...byte) *Set {
 	set, err := Assemble(keys, AssembleOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for i := range set.Keys {
+		set.Keys[i].Spec = "file:keys/*.pem"
 	}
 	return set
 }
