@@ -7,7 +7,7 @@ CACHE     ?= $(HOME)/.cache/jwkspub
 FUZZTIME  ?= 10000x
 # Fuzz targets run briefly on every test run: package:FuzzName.
 FUZZ_TARGETS = ./sources:FuzzParsePEM ./sources:FuzzParseJWK ./sources:FuzzParseEnvValue ./publish/config:FuzzParseConfig ./publish/target/oci:FuzzParseDockerfile ./publish/rotation:FuzzParseState ./publish/jwks:FuzzParseLive ./templates:FuzzRender
-FUZZ_TARGETS += ./sources:FuzzParseKVSpec ./sources:FuzzParseJWKStream
+FUZZ_TARGETS += ./sources/vault:FuzzParseKVSpec ./sources:FuzzParseJWKStream
 FUZZ_TARGETS += ./publish/report:FuzzWriteMetrics
 FUZZ_TARGETS += ./publish/jwks:FuzzCheckPublicOnly ./publish/jwks:FuzzVerify
 FUZZ_TARGETS += ./publish/target/blob:FuzzUnescapeMetadata ./sources:FuzzParse

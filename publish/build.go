@@ -16,6 +16,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
 // BuildOptions configure Build.
@@ -54,7 +55,7 @@ func Build(ctx context.Context, o BuildOptions) (*jwks.Set, error) {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("reading %s: %w", s, ctx.Err())
 			}
-			sf := sources.SharedFailure(err)
+			sf := vault.SharedFailure(err)
 			g := shared[sf]
 			if sf != nil && g == nil {
 				g = &sharedFailure{err: err, at: -1}
@@ -62,7 +63,7 @@ func Build(ctx context.Context, o BuildOptions) (*jwks.Set, error) {
 			}
 			// An optional source that is down (not wrong) keeps its live keys: publication
 			// carries them over from each target's live document rather than removing them.
-			if si < len(o.Set.Sources) && o.Set.Sources[si].Optional && sources.IsUnavailable(err) {
+			if si < len(o.Set.Sources) && o.Set.Sources[si].Optional && vault.IsUnavailable(err) {
 				msg := err.Error()
 				if g != nil && g.warned != "" {
 					msg = "the same failure as " + g.warned

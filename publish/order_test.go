@@ -16,6 +16,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
 // orderedKeys is rotKeys with each key's place in its source's order: the seed, as a Transit
@@ -142,7 +143,7 @@ func TestBuildOnlyOptionalSourcesDown(t *testing.T) {
 // A failed Vault login stops every Vault source of the run; it is reported once, naming them.
 func TestBuildLoginFailureOnce(t *testing.T) {
 	v := deadVault(t)
-	v.Login = &sources.VaultLogin{Method: sources.AuthAppRole, RoleID: "r", SecretID: "secret-id"}
+	v.Login = &vault.VaultLogin{Method: vault.AuthAppRole, RoleID: "r", SecretID: "secret-id"}
 	set := &config.SetConfig{Name: "prod", Sources: []config.SourceConfig{
 		{Spec: sources.Spec{Spec: "vault-transit:transit/a"}},
 		{Spec: sources.Spec{Spec: "vault-kv:secret/jwt#pem"}},

@@ -19,6 +19,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
 // twoSourceKeys is a set with Ed25519 keys k<seed>, each from the spec given for it.
@@ -110,7 +111,7 @@ func TestUnavailableSourceKeepsLiveKeys(t *testing.T) {
 }
 
 // deadVault is a Vault connection to a loopback port nothing listens on, without retries.
-func deadVault(t *testing.T) *sources.Vault {
+func deadVault(t *testing.T) *vault.Vault {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -123,7 +124,7 @@ func deadVault(t *testing.T) *sources.Vault {
 		t.Fatal(err)
 	}
 	c.SetToken("test")
-	return &sources.Vault{Client: c, Retries: -1}
+	return &vault.Vault{Client: c, Retries: -1}
 }
 
 func TestBuildOptionalSourceUnavailable(t *testing.T) {
@@ -145,7 +146,7 @@ func TestBuildOptionalSourceUnavailable(t *testing.T) {
 			var logs bytes.Buffer
 			built, err := Build(t.Context(), BuildOptions{Set: set, Sources: srcs, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			if !optional {
-				if err == nil || !errors.Is(err, sources.ErrVaultUnreachable) {
+				if err == nil || !errors.Is(err, vault.ErrVaultUnreachable) {
 					t.Fatalf("required source down: err = %v", err)
 				}
 				return

@@ -98,8 +98,8 @@ func (o Options) budget() *Budget {
 	return o.Budget
 }
 
-// charge takes n bytes of input found at origin from the budget.
-func (o Options) charge(origin Origin, n int) error {
+// Charge takes n bytes of input found at origin from the budget.
+func (o Options) Charge(origin Origin, n int) error {
 	if err := o.budget().take(int64(n)); err != nil {
 		return &Error{Origin: origin, Err: err, Fix: fixBudget}
 	}

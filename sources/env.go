@@ -24,16 +24,16 @@ func (e *Env) Keys(ctx context.Context) ([]Key, error) {
 	v, ok := e.Opts.lookup(e.Var)
 	if !ok || strings.TrimSpace(v) == "" {
 		if e.Optional {
-			e.Opts.logger().Info("optional source is unset", "source", e.String())
+			e.Opts.Log().Info("optional source is unset", "source", e.String())
 			return nil, nil
 		}
 		return nil, &Error{Origin: origin, Err: fmt.Errorf("%s is not set", e.Var), Fix: "set it to a PEM public key, base64 of one, a JWK or a JWK Set, or mark the source optional"}
 	}
-	if err := e.Opts.charge(origin, len(v)); err != nil {
+	if err := e.Opts.Charge(origin, len(v)); err != nil {
 		return nil, err
 	}
 	keys, err := ParseEnvValue(v, origin, e.Opts)
-	e.Defaults.apply(keys)
+	e.Defaults.Apply(keys)
 	return keys, err
 }
 

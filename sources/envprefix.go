@@ -58,7 +58,7 @@ func (e *EnvPrefix) Keys(ctx context.Context) ([]Key, error) {
 		if !ok || v == "" {
 			continue
 		}
-		if err := e.Opts.charge(origin, len(v)); err != nil {
+		if err := e.Opts.Charge(origin, len(v)); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -91,6 +91,6 @@ func (e *EnvPrefix) Keys(ctx context.Context) ([]Key, error) {
 			Err: fmt.Errorf("none of %sPUBLIC_KEY, %sPREVIOUS_PUBLIC_KEY, %sNEXT_PUBLIC_KEY is set", e.Prefix, e.Prefix, e.Prefix),
 			Fix: fmt.Sprintf("set %sPUBLIC_KEY to the issuer's public key", e.Prefix)})
 	}
-	e.Defaults.apply(keys)
+	e.Defaults.Apply(keys)
 	return keys, errors.Join(errs...)
 }

@@ -30,7 +30,7 @@ func (f *File) Keys(ctx context.Context) ([]Key, error) {
 	}
 	if len(paths) == 0 {
 		if f.Optional {
-			f.Opts.logger().Info("optional source matched no file", "source", f.String())
+			f.Opts.Log().Info("optional source matched no file", "source", f.String())
 			return nil, nil
 		}
 		return nil, &Error{Origin: origin, Err: fmt.Errorf("no file matches %q", f.Pattern), Fix: "check the path, or mark the source optional"}
@@ -59,7 +59,7 @@ func (f *File) Keys(ctx context.Context) ([]Key, error) {
 		errs.add(err)
 		keys = append(keys, ks...)
 	}
-	f.Defaults.apply(keys)
+	f.Defaults.Apply(keys)
 	return keys, errs.err()
 }
 

@@ -237,7 +237,7 @@ func parseOneJWK(m map[string]json.RawMessage, at Origin, opts Options) (Key, er
 		}
 	}
 	if raw, ok := m["kid"]; ok && k.KID == "" && string(raw) == `""` {
-		opts.logger().Warn("empty kid treated as absent; the set's kid mode names the key", "origin", at.String())
+		opts.Log().Warn("empty kid treated as absent; the set's kid mode names the key", "origin", at.String())
 	}
 	if raw, ok := m["x5c"]; ok {
 		var chain []string
@@ -261,7 +261,7 @@ func parseOneJWK(m map[string]json.RawMessage, at Origin, opts Options) (Key, er
 			return k, &Error{Origin: at, Err: err, Fix: fixMismatch}
 		}
 		k.Derived = true
-		opts.logger().Info("derived public key from private JWK; private members discarded", "origin", at.String())
+		opts.Log().Info("derived public key from private JWK; private members discarded", "origin", at.String())
 	}
 	return k, nil
 }

@@ -120,15 +120,17 @@ type Options struct {
 	// Lookup reads an environment variable for env: and env-prefix: sources. nil means no
 	// variable is set: libraries never read the process environment themselves.
 	Lookup func(string) (string, bool)
-	// Vault is the connection vault-* sources read through; nil when no Vault is configured
-	// (then a vault-* spec is an error naming VAULT_ADDR).
-	Vault *Vault
+	// Vault builds the vault-* sources (package sources/vault's *Vault, the connection they
+	// read through); nil when no Vault is configured (then a vault-* spec is an error naming
+	// VAULT_ADDR).
+	Vault VaultSources
 	// Budget bounds the bytes of key input read across every source sharing it. nil bounds
 	// each input alone by DefaultMaxInputBytes.
 	Budget *Budget
 }
 
-func (o Options) logger() *slog.Logger {
+// Log is the logger warnings go to: Logger, or one that discards.
+func (o Options) Log() *slog.Logger {
 	if o.Logger == nil {
 		return slog.New(slog.DiscardHandler)
 	}

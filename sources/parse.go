@@ -141,7 +141,7 @@ func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
 			add(pub)
 			if len(keys) > before {
 				keys[len(keys)-1].key.Derived = true
-				opts.logger().Info("derived public key from private key input; the private half is discarded", "origin", at.String())
+				opts.Log().Info("derived public key from private key input; the private half is discarded", "origin", at.String())
 			}
 		case "ENCRYPTED PRIVATE KEY":
 			fail(fmt.Errorf("%w: encrypted private key", ErrPrivateKey), "give the public key (openssl pkey -pubout); jwkspub never decrypts keys")
@@ -157,7 +157,7 @@ func ParsePEM(data []byte, origin Origin, opts Options) ([]Key, error) {
 		errs.add(err)
 	}
 	for _, i := range groups.spare {
-		opts.logger().Warn("certificate is in no leaf's chain (another path to a root); left out of x5c", "origin", certs[i].at.String(), "subject", certs[i].cert.Subject.String())
+		opts.Log().Warn("certificate is in no leaf's chain (another path to a root); left out of x5c", "origin", certs[i].at.String(), "subject", certs[i].cert.Subject.String())
 	}
 	for _, chain := range groups.chains {
 		leaf := certs[chain[0]]

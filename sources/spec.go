@@ -20,7 +20,8 @@ type Defaults struct {
 	KID string
 }
 
-func (d Defaults) apply(keys []Key) {
+// Apply gives keys the configured alg and kid of their spec.
+func (d Defaults) Apply(keys []Key) {
 	for i := range keys {
 		keys[i].ConfigAlg = d.Alg
 		keys[i].ConfigKID = d.KID
@@ -33,6 +34,21 @@ var Kinds = []string{"file", "env", "env-prefix", "vault-transit", "vault-kv", "
 
 // kindList writes Kinds the way New's errors always have: "file: env: ...".
 func kindList() string { return strings.Join(Kinds, ": ") + ":" }
+
+// VaultSources builds the source of a vault-* spec (vault-transit:, vault-kv:, vault-oidc:).
+// Package sources/vault's *Vault is one: this package links no Vault client and no network
+// package, so the key model built on it links none either.
+type VaultSources interface {
+	NewSource(kind, arg string, s Spec, opts Options, d Defaults) (Source, error)
+}
+
+// newVault asks the configured Vault for the source of a vault-* spec.
+func newVault(kind, arg string, s Spec, opts Options, d Defaults) (Source, error) {
+	if opts.Vault == nil {
+		return nil, fmt.Errorf("source %q: no Vault connection (set VAULT_ADDR)", s.Spec)
+	}
+	return opts.Vault.NewSource(kind, arg, s, opts, d)
+}
 
 // New builds the source for a spec. The error says which kinds exist when the spec is unknown.
 func New(s Spec, opts Options) (Source, error) {

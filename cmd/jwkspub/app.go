@@ -15,6 +15,7 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
 // Set by the linker: -X main.version=... -X main.commit=... -X main.date=...
@@ -144,7 +145,7 @@ type globals struct {
 	logger       *slog.Logger
 	lookup       func(string) (string, bool)
 	vs           vaultSettings
-	vault        *sources.Vault // made on first use by a vault-* source
+	vault        *vault.Vault // made on first use by a vault-* source
 	budget       *sources.Budget
 	atExit       *[]func(context.Context)
 }

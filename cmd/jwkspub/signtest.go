@@ -12,7 +12,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/served"
-	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
 // signTestFlags are verify's flags for the Vault Transit sign test (the vault-* connection
@@ -65,7 +65,7 @@ func runSignTest(c *cli.Context, e env, format string) error {
 		errs    []error
 	)
 	for _, s := range srcs {
-		tr, ok := s.(*sources.Transit)
+		tr, ok := s.(*vault.Transit)
 		if !ok {
 			continue
 		}

@@ -13,7 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/jwkspub/jwkspub/publish/config"
-	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
 // defaultK8sTokenFile is where Kubernetes mounts a pod's service-account token.
@@ -24,15 +24,15 @@ const defaultK8sTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token
 // environment variables.
 func vaultFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "vault-auth", Value: sources.AuthToken, Usage: "Vault auth method: " + strings.Join(sources.AuthMethods, ", "), EnvVars: []string{"JWKSPUB_VAULT_AUTH"}},
+		&cli.StringFlag{Name: "vault-auth", Value: vault.AuthToken, Usage: "Vault auth method: " + strings.Join(vault.AuthMethods, ", "), EnvVars: []string{"JWKSPUB_VAULT_AUTH"}},
 		&cli.StringFlag{Name: "vault-auth-mount", Usage: "auth method mount path (default: approle, kubernetes or jwt)", EnvVars: []string{"JWKSPUB_VAULT_AUTH_MOUNT"}},
 		&cli.StringFlag{Name: "vault-role", Usage: "role for kubernetes, jwt and github-actions auth", EnvVars: []string{"JWKSPUB_VAULT_ROLE"}},
 		&cli.StringFlag{Name: "vault-role-id", Usage: "AppRole role id", EnvVars: []string{"JWKSPUB_VAULT_ROLE_ID"}},
 		&cli.StringFlag{Name: "vault-secret-id-file", Usage: "file holding the AppRole secret id (or set JWKSPUB_VAULT_SECRET_ID)", EnvVars: []string{"JWKSPUB_VAULT_SECRET_ID_FILE"}},
 		&cli.StringFlag{Name: "vault-jwt-file", Usage: "file holding the JWT for jwt auth, or the service-account token for kubernetes auth (or set JWKSPUB_VAULT_JWT)", EnvVars: []string{"JWKSPUB_VAULT_JWT_FILE"}},
 		&cli.StringFlag{Name: "vault-audience", Usage: "audience of the GitHub Actions OIDC token (github-actions auth)", EnvVars: []string{"JWKSPUB_VAULT_AUDIENCE"}},
-		&cli.DurationFlag{Name: "vault-timeout", Value: sources.DefaultVaultTimeout, Usage: "timeout of each Vault request", EnvVars: []string{"JWKSPUB_VAULT_TIMEOUT"}},
-		&cli.IntFlag{Name: "vault-retries", Value: sources.DefaultVaultRetries, Usage: "retries after a 429, 5xx or connection error (0 for none)", EnvVars: []string{"JWKSPUB_VAULT_RETRIES"}},
+		&cli.DurationFlag{Name: "vault-timeout", Value: vault.DefaultVaultTimeout, Usage: "timeout of each Vault request", EnvVars: []string{"JWKSPUB_VAULT_TIMEOUT"}},
+		&cli.IntFlag{Name: "vault-retries", Value: vault.DefaultVaultRetries, Usage: "retries after a 429, 5xx or connection error (0 for none)", EnvVars: []string{"JWKSPUB_VAULT_RETRIES"}},
 	}
 }
 
@@ -52,11 +52,11 @@ func readVaultSettings(c *cli.Context) (vaultSettings, error) {
 		timeout: c.Duration("vault-timeout"), retries: c.Int("vault-retries"),
 	}
 	known := false
-	for _, m := range sources.AuthMethods {
+	for _, m := range vault.AuthMethods {
 		known = known || m == s.auth
 	}
 	if !known {
-		return s, usagef("--vault-auth %q: use one of %s", s.auth, strings.Join(sources.AuthMethods, ", "))
+		return s, usagef("--vault-auth %q: use one of %s", s.auth, strings.Join(vault.AuthMethods, ", "))
 	}
 	if s.timeout <= 0 {
 		return s, usagef("--vault-timeout %s: must be positive", s.timeout)
@@ -94,7 +94,7 @@ func (g *globals) needsVaultToken() bool {
 // standard VAULT_* variables (through the injected lookup, never os.Getenv) and credential
 // files; api.NewClient's own reading of VAULT_TOKEN, VAULT_NAMESPACE and VAULT_HEADERS is
 // overridden right after, so what is used is exactly what this function decided.
-func (g *globals) vaultConn() (*sources.Vault, error) {
+func (g *globals) vaultConn() (*vault.Vault, error) {
 	if g.vault != nil {
 		return g.vault, nil
 	}
@@ -127,12 +127,12 @@ func (g *globals) vaultConn() (*sources.Vault, error) {
 	if ns := get("VAULT_NAMESPACE"); ns != "" {
 		client.SetNamespace(ns)
 	}
-	v := &sources.Vault{Client: client, Timeout: g.vs.timeout, Retries: g.vs.retries, Logger: g.logger}
+	v := &vault.Vault{Client: client, Timeout: g.vs.timeout, Retries: g.vs.retries, Logger: g.logger}
 	if g.vs.retries == 0 {
 		v.Retries = -1
 	}
 	switch g.vs.auth {
-	case sources.AuthToken:
+	case vault.AuthToken:
 		tok := get("VAULT_TOKEN")
 		if tok == "" {
 			if home := get("HOME"); home != "" {
@@ -146,22 +146,22 @@ func (g *globals) vaultConn() (*sources.Vault, error) {
 		}
 		client.SetToken(tok)
 	default:
-		login := &sources.VaultLogin{Method: g.vs.auth, Mount: g.vs.mount, Role: g.vs.role, RoleID: g.vs.roleID}
+		login := &vault.VaultLogin{Method: g.vs.auth, Mount: g.vs.mount, Role: g.vs.role, RoleID: g.vs.roleID}
 		switch g.vs.auth {
-		case sources.AuthAppRole:
+		case vault.AuthAppRole:
 			if login.SecretID, err = secretFrom(g.lookup, "JWKSPUB_VAULT_SECRET_ID", g.vs.secretIDFile, ""); err != nil {
 				return nil, err
 			}
-		case sources.AuthKubernetes:
+		case vault.AuthKubernetes:
 			if login.JWT, err = secretFrom(g.lookup, "JWKSPUB_VAULT_JWT", g.vs.jwtFile, defaultK8sTokenFile); err != nil {
 				return nil, err
 			}
-		case sources.AuthJWT:
+		case vault.AuthJWT:
 			if login.JWT, err = secretFrom(g.lookup, "JWKSPUB_VAULT_JWT", g.vs.jwtFile, ""); err != nil {
 				return nil, err
 			}
-		case sources.AuthGitHubActions:
-			login.GitHub = &sources.GitHubOIDC{
+		case vault.AuthGitHubActions:
+			login.GitHub = &vault.GitHubOIDC{
 				RequestURL:   get("ACTIONS_ID_TOKEN_REQUEST_URL"),
 				RequestToken: get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
 				Audience:     g.vs.audience,

@@ -27,6 +27,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
 // authFixture is a Transit key and two policies: one granting read on exactly that key, one
@@ -67,10 +68,10 @@ func (f *authFixture) anon(t *testing.T) *api.Client {
 
 // read logs in with login and reads the Transit key; it checks no secret reached the error or
 // the log.
-func (f *authFixture) read(t *testing.T, login *sources.VaultLogin, secrets ...string) ([]sources.Key, error) {
+func (f *authFixture) read(t *testing.T, login *vault.VaultLogin, secrets ...string) ([]sources.Key, error) {
 	t.Helper()
 	logger, buf := captureLog()
-	v := &sources.Vault{Client: f.anon(t), Login: login, Logger: logger, Retries: -1}
+	v := &vault.Vault{Client: f.anon(t), Login: login, Logger: logger, Retries: -1}
 	keys, err := vaultSource(t, v, sources.Spec{Spec: f.spec}).Keys(context.Background())
 	for _, s := range secrets {
 		if err != nil && strings.Contains(err.Error(), s) {
@@ -99,7 +100,7 @@ func manyPolicies(pol string) []string {
 // overSlowNetworks logs in with login() and reads the key through a proxy that delivers
 // Vault's answers as a slow network does, several times per shape of network, each run ending
 // with Close as the CLI does; every token Vault issued must then be revoked.
-func (f *authFixture) overSlowNetworks(t *testing.T, login func() *sources.VaultLogin) {
+func (f *authFixture) overSlowNetworks(t *testing.T, login func() *vault.VaultLogin) {
 	t.Helper()
 	for _, net := range slowNetworks {
 		t.Run(net.name, func(t *testing.T) {
@@ -109,7 +110,7 @@ func (f *authFixture) overSlowNetworks(t *testing.T, login func() *sources.Vault
 				c := vaultClient(t, p.URL, "")
 				c.ClearToken()
 				// No retries: each login must succeed the first time.
-				v := &sources.Vault{Client: c, Login: login(), Retries: -1}
+				v := &vault.Vault{Client: c, Login: login(), Retries: -1}
 				keys, err := vaultSource(t, v, sources.Spec{Spec: f.spec}).Keys(context.Background())
 				if err != nil || len(keys) != 1 {
 					t.Fatalf("run %d: %d keys, %v", i+1, len(keys), err)
@@ -144,16 +145,16 @@ func TestVaultAuthAppRole(t *testing.T) {
 
 	t.Run("policy allowing the key", func(t *testing.T) {
 		c := creds["allow"]
-		keys, err := f.read(t, &sources.VaultLogin{Method: sources.AuthAppRole, Mount: mount, RoleID: c[0], SecretID: c[1]}, c[1])
+		keys, err := f.read(t, &vault.VaultLogin{Method: vault.AuthAppRole, Mount: mount, RoleID: c[0], SecretID: c[1]}, c[1])
 		if err != nil || len(keys) != 1 {
 			t.Fatalf("%d keys, %v", len(keys), err)
 		}
 	})
 	t.Run("policy without the key: 403 names the path and capability", func(t *testing.T) {
 		c := creds["deny"]
-		_, err := f.read(t, &sources.VaultLogin{Method: sources.AuthAppRole, Mount: mount, RoleID: c[0], SecretID: c[1]}, c[1])
+		_, err := f.read(t, &vault.VaultLogin{Method: vault.AuthAppRole, Mount: mount, RoleID: c[0], SecretID: c[1]}, c[1])
 		want := fmt.Sprintf(`permission denied: %s/keys/jwt: the token's policy must grant "read" on "%s/keys/jwt"`, f.mount, f.mount)
-		if !errors.Is(err, sources.ErrVaultDenied) || !strings.Contains(err.Error(), want) {
+		if !errors.Is(err, vault.ErrVaultDenied) || !strings.Contains(err.Error(), want) {
 			t.Fatalf("error = %v\nwant it to contain %s", err, want)
 		}
 		if !strings.Contains(err.Error(), fmt.Sprintf(`fix: add path "%s/keys/jwt" { capabilities = ["read"] }`, f.mount)) {
@@ -162,21 +163,21 @@ func TestVaultAuthAppRole(t *testing.T) {
 	})
 	t.Run("wrong secret id", func(t *testing.T) {
 		bad := "00000000-1111-2222-3333-444444444444"
-		_, err := f.read(t, &sources.VaultLogin{Method: sources.AuthAppRole, Mount: mount, RoleID: creds["allow"][0], SecretID: bad}, bad)
-		if !errors.Is(err, sources.ErrVaultLogin) || !strings.Contains(err.Error(), "auth/"+mount+"/login") {
+		_, err := f.read(t, &vault.VaultLogin{Method: vault.AuthAppRole, Mount: mount, RoleID: creds["allow"][0], SecretID: bad}, bad)
+		if !errors.Is(err, vault.ErrVaultLogin) || !strings.Contains(err.Error(), "auth/"+mount+"/login") {
 			t.Fatalf("error = %v", err)
 		}
 	})
 	t.Run("wrong auth mount", func(t *testing.T) {
 		c := creds["allow"]
-		_, err := f.read(t, &sources.VaultLogin{Method: sources.AuthAppRole, Mount: "no-such-approle", RoleID: c[0], SecretID: c[1]}, c[1])
-		if !errors.Is(err, sources.ErrVaultLogin) || !strings.Contains(err.Error(), "auth/no-such-approle/login: HTTP 403") || !strings.Contains(err.Error(), "vault auth list") {
+		_, err := f.read(t, &vault.VaultLogin{Method: vault.AuthAppRole, Mount: "no-such-approle", RoleID: c[0], SecretID: c[1]}, c[1])
+		if !errors.Is(err, vault.ErrVaultLogin) || !strings.Contains(err.Error(), "auth/no-such-approle/login: HTTP 403") || !strings.Contains(err.Error(), "vault auth list") {
 			t.Fatalf("error = %v", err)
 		}
 	})
 	t.Run("Close revokes the login's token", func(t *testing.T) {
 		c := creds["allow"]
-		v := &sources.Vault{Client: f.anon(t), Login: &sources.VaultLogin{Method: sources.AuthAppRole, Mount: mount, RoleID: c[0], SecretID: c[1]}}
+		v := &vault.Vault{Client: f.anon(t), Login: &vault.VaultLogin{Method: vault.AuthAppRole, Mount: mount, RoleID: c[0], SecretID: c[1]}}
 		if _, err := vaultSource(t, v, sources.Spec{Spec: f.spec}).Keys(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -194,7 +195,7 @@ func TestVaultAuthAppRole(t *testing.T) {
 			t.Errorf("second Close: %v", err)
 		}
 		// A token the caller gave is not revoked.
-		root := &sources.Vault{Client: vaultClient(t, e.addr, os.Getenv("JWKSPUB_IT_VAULT_TOKEN"))}
+		root := &vault.Vault{Client: vaultClient(t, e.addr, os.Getenv("JWKSPUB_IT_VAULT_TOKEN"))}
 		if _, err := vaultSource(t, root, sources.Spec{Spec: f.spec}).Keys(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -207,7 +208,7 @@ func TestVaultAuthAppRole(t *testing.T) {
 	})
 	t.Run("one login for every source", func(t *testing.T) {
 		c := creds["allow"]
-		v := &sources.Vault{Client: f.anon(t), Login: &sources.VaultLogin{Method: sources.AuthAppRole, Mount: mount, RoleID: c[0], SecretID: c[1]}}
+		v := &vault.Vault{Client: f.anon(t), Login: &vault.VaultLogin{Method: vault.AuthAppRole, Mount: mount, RoleID: c[0], SecretID: c[1]}}
 		// Use the secret id once: a second login would fail.
 		e.write(t, "auth/"+mount+"/role/allow", map[string]any{"token_policies": f.allowPol, "secret_id_num_uses": 1})
 		sid := e.write(t, "auth/"+mount+"/role/allow/secret-id", nil).Data["secret_id"].(string)
@@ -225,9 +226,9 @@ func TestVaultAuthAppRole(t *testing.T) {
 			t.Fatal(err)
 		}
 		roleID := s.Data["role_id"].(string)
-		f.overSlowNetworks(t, func() *sources.VaultLogin {
+		f.overSlowNetworks(t, func() *vault.VaultLogin {
 			sid := e.write(t, "auth/"+mount+"/role/slow/secret-id", nil).Data["secret_id"].(string)
-			return &sources.VaultLogin{Method: sources.AuthAppRole, Mount: mount, RoleID: roleID, SecretID: sid}
+			return &vault.VaultLogin{Method: vault.AuthAppRole, Mount: mount, RoleID: roleID, SecretID: sid}
 		})
 	})
 	t.Run("a login answer lost on the way: retried, its token revoked", func(t *testing.T) {
@@ -250,8 +251,8 @@ func TestVaultAuthAppRole(t *testing.T) {
 		cl := vaultClient(t, p.URL, "")
 		cl.ClearToken()
 		logger, logs := captureLog()
-		v := &sources.Vault{Client: cl, Retries: 2, Backoff: 10 * time.Millisecond, Logger: logger,
-			Login: &sources.VaultLogin{Method: sources.AuthAppRole, Mount: mount, RoleID: c[0], SecretID: c[1]}}
+		v := &vault.Vault{Client: cl, Retries: 2, Backoff: 10 * time.Millisecond, Logger: logger,
+			Login: &vault.VaultLogin{Method: vault.AuthAppRole, Mount: mount, RoleID: c[0], SecretID: c[1]}}
 		if _, err := vaultSource(t, v, sources.Spec{Spec: f.spec}).Keys(context.Background()); err != nil {
 			t.Fatalf("read after a lost login answer: %v", err)
 		}
@@ -292,8 +293,8 @@ func forward(t *testing.T, vaultAddr string, r *http.Request) ([]byte, int) {
 func TestVaultAuthTokenInvalid(t *testing.T) {
 	f := newAuthFixture(t)
 	c := vaultClient(t, f.e.addr, "hvs.not-a-real-token")
-	_, err := vaultSource(t, &sources.Vault{Client: c}, sources.Spec{Spec: f.spec}).Keys(context.Background())
-	if !errors.Is(err, sources.ErrVaultDenied) || !strings.Contains(err.Error(), "the token is invalid or expired") {
+	_, err := vaultSource(t, &vault.Vault{Client: c}, sources.Spec{Spec: f.spec}).Keys(context.Background())
+	if !errors.Is(err, vault.ErrVaultDenied) || !strings.Contains(err.Error(), "the token is invalid or expired") {
 		t.Fatalf("error = %v", err)
 	}
 	if strings.Contains(err.Error(), "not-a-real-token") {
@@ -372,9 +373,9 @@ func TestVaultAuthJWTAndGitHubActions(t *testing.T) {
 	}
 	requestToken := "ghs_requesttoken_" + vaultName("x")
 	gh, auds := githubStandIn(t, requestToken, iss)
-	ghLogin := func(role, aud, reqTok string) *sources.VaultLogin {
-		return &sources.VaultLogin{Method: sources.AuthGitHubActions, Mount: mount, Role: role,
-			GitHub: &sources.GitHubOIDC{RequestURL: gh.URL + "/token?api-version=2.0", RequestToken: reqTok, Audience: aud}}
+	ghLogin := func(role, aud, reqTok string) *vault.VaultLogin {
+		return &vault.VaultLogin{Method: vault.AuthGitHubActions, Mount: mount, Role: role,
+			GitHub: &vault.GitHubOIDC{RequestURL: gh.URL + "/token?api-version=2.0", RequestToken: reqTok, Audience: aud}}
 	}
 
 	t.Run("github-actions", func(t *testing.T) {
@@ -388,13 +389,13 @@ func TestVaultAuthJWTAndGitHubActions(t *testing.T) {
 	})
 	t.Run("github-actions, role without the key", func(t *testing.T) {
 		_, err := f.read(t, ghLogin("other", "jwkspub-vault", requestToken), requestToken)
-		if !errors.Is(err, sources.ErrVaultDenied) || !strings.Contains(err.Error(), `must grant "read" on "`+f.mount+`/keys/jwt"`) {
+		if !errors.Is(err, vault.ErrVaultDenied) || !strings.Contains(err.Error(), `must grant "read" on "`+f.mount+`/keys/jwt"`) {
 			t.Fatalf("error = %v", err)
 		}
 	})
 	t.Run("github-actions, audience not bound", func(t *testing.T) {
 		_, err := f.read(t, ghLogin("publisher", "someone-else", requestToken), requestToken)
-		if !errors.Is(err, sources.ErrVaultLogin) || !strings.Contains(err.Error(), "auth/"+mount+"/login") {
+		if !errors.Is(err, vault.ErrVaultLogin) || !strings.Contains(err.Error(), "auth/"+mount+"/login") {
 			t.Fatalf("error = %v", err)
 		}
 		t.Logf("message: %v", err)
@@ -404,22 +405,22 @@ func TestVaultAuthJWTAndGitHubActions(t *testing.T) {
 	})
 	t.Run("github-actions, bad request token", func(t *testing.T) {
 		_, err := f.read(t, ghLogin("publisher", "jwkspub-vault", "wrong-request-token"), "wrong-request-token")
-		if !errors.Is(err, sources.ErrVaultLogin) || !strings.Contains(err.Error(), "GitHub OIDC token endpoint: HTTP 401") {
+		if !errors.Is(err, vault.ErrVaultLogin) || !strings.Contains(err.Error(), "GitHub OIDC token endpoint: HTTP 401") {
 			t.Fatalf("error = %v", err)
 		}
 		t.Logf("message: %v", err)
 	})
 	t.Run("jwt", func(t *testing.T) {
 		tok := iss.sign(t, "jwkspub-vault", map[string]any{"repository": "jwkspub/jwkspub"})
-		keys, err := f.read(t, &sources.VaultLogin{Method: sources.AuthJWT, Mount: mount, Role: "publisher", JWT: tok}, tok)
+		keys, err := f.read(t, &vault.VaultLogin{Method: vault.AuthJWT, Mount: mount, Role: "publisher", JWT: tok}, tok)
 		if err != nil || len(keys) != 1 {
 			t.Fatalf("%d keys, %v", len(keys), err)
 		}
 	})
 	t.Run("jwt signed by another key", func(t *testing.T) {
 		tok := newJWTIssuer(t).sign(t, "jwkspub-vault", map[string]any{"repository": "jwkspub/jwkspub"})
-		_, err := f.read(t, &sources.VaultLogin{Method: sources.AuthJWT, Mount: mount, Role: "publisher", JWT: tok}, tok)
-		if !errors.Is(err, sources.ErrVaultLogin) {
+		_, err := f.read(t, &vault.VaultLogin{Method: vault.AuthJWT, Mount: mount, Role: "publisher", JWT: tok}, tok)
+		if !errors.Is(err, vault.ErrVaultLogin) {
 			t.Fatalf("error = %v", err)
 		}
 		t.Logf("message: %v", err)
@@ -429,8 +430,8 @@ func TestVaultAuthJWTAndGitHubActions(t *testing.T) {
 			"role_type": "jwt", "user_claim": "sub", "bound_audiences": []string{"jwkspub-vault"},
 			"bound_claims": map[string]any{"repository": "jwkspub/jwkspub"}, "token_policies": manyPolicies(f.allowPol), "token_ttl": "5m",
 		})
-		f.overSlowNetworks(t, func() *sources.VaultLogin {
-			return &sources.VaultLogin{Method: sources.AuthJWT, Mount: mount, Role: "slow", JWT: iss.sign(t, "jwkspub-vault", map[string]any{"repository": "jwkspub/jwkspub"})}
+		f.overSlowNetworks(t, func() *vault.VaultLogin {
+			return &vault.VaultLogin{Method: vault.AuthJWT, Mount: mount, Role: "slow", JWT: iss.sign(t, "jwkspub-vault", map[string]any{"repository": "jwkspub/jwkspub"})}
 		})
 	})
 }
@@ -493,8 +494,8 @@ func TestVaultAuthKubernetes(t *testing.T) {
 	e.write(t, "auth/"+mount+"/role/publisher", map[string]any{
 		"bound_service_account_names": "jwkspub", "bound_service_account_namespaces": "ci", "token_policies": f.allowPol, "audience": "vault",
 	})
-	login := func(role, tok string) *sources.VaultLogin {
-		return &sources.VaultLogin{Method: sources.AuthKubernetes, Mount: mount, Role: role, JWT: tok}
+	login := func(role, tok string) *vault.VaultLogin {
+		return &vault.VaultLogin{Method: vault.AuthKubernetes, Mount: mount, Role: role, JWT: tok}
 	}
 
 	t.Run("service account bound to the role", func(t *testing.T) {
@@ -510,7 +511,7 @@ func TestVaultAuthKubernetes(t *testing.T) {
 	t.Run("another service account", func(t *testing.T) {
 		tok := saToken(t, "intruder")
 		_, err := f.read(t, login("publisher", tok), tok)
-		if !errors.Is(err, sources.ErrVaultLogin) || !strings.Contains(err.Error(), "service account name not authorized") {
+		if !errors.Is(err, vault.ErrVaultLogin) || !strings.Contains(err.Error(), "service account name not authorized") {
 			t.Fatalf("error = %v", err)
 		}
 		if strings.Contains(err.Error(), "is an auth method mounted there") {
@@ -520,7 +521,7 @@ func TestVaultAuthKubernetes(t *testing.T) {
 	t.Run("no such role", func(t *testing.T) {
 		tok := saToken(t, "jwkspub")
 		_, err := f.read(t, login("nope", tok), tok)
-		if !errors.Is(err, sources.ErrVaultLogin) || !strings.Contains(err.Error(), "auth/"+mount+"/login") {
+		if !errors.Is(err, vault.ErrVaultLogin) || !strings.Contains(err.Error(), "auth/"+mount+"/login") {
 			t.Fatalf("error = %v", err)
 		}
 		t.Logf("message: %v", err)
@@ -561,7 +562,7 @@ func TestVaultAuthKubernetes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tok := tc.tok(t)
 			_, err := f.read(t, login("publisher", tok), tok)
-			if !errors.Is(err, sources.ErrVaultLogin) || !strings.Contains(err.Error(), "auth/"+mount+"/login") {
+			if !errors.Is(err, vault.ErrVaultLogin) || !strings.Contains(err.Error(), "auth/"+mount+"/login") {
 				t.Fatalf("error = %v", err)
 			}
 			t.Logf("message: %v", err)
@@ -574,6 +575,6 @@ func TestVaultAuthKubernetes(t *testing.T) {
 		e.write(t, "auth/"+mount+"/role/slow", map[string]any{
 			"bound_service_account_names": "jwkspub", "bound_service_account_namespaces": "ci", "token_policies": manyPolicies(f.allowPol), "audience": "vault", "token_ttl": "5m",
 		})
-		f.overSlowNetworks(t, func() *sources.VaultLogin { return login("slow", saToken(t, "jwkspub")) })
+		f.overSlowNetworks(t, func() *vault.VaultLogin { return login("slow", saToken(t, "jwkspub")) })
 	})
 }

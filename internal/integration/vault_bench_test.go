@@ -14,6 +14,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
 // countingTransport counts the HTTP requests a Vault client makes.
@@ -71,7 +72,7 @@ path "`+kv+`/data/jwt" { capabilities = ["read"] }`); err != nil {
 		b.Fatal(err)
 	}
 	sid := mustWrite("auth/"+approle+"/role/bench/secret-id", nil)
-	login := &sources.VaultLogin{Method: sources.AuthAppRole, Mount: approle, RoleID: rid.Data["role_id"].(string), SecretID: sid.Data["secret_id"].(string)}
+	login := &vault.VaultLogin{Method: vault.AuthAppRole, Mount: approle, RoleID: rid.Data["role_id"].(string), SecretID: sid.Data["secret_id"].(string)}
 	set := &config.SetConfig{Name: "bench", Sources: []config.SourceConfig{
 		{Spec: sources.Spec{Spec: "vault-transit:" + mount + "/jwt", KID: "{{.Name}}-v{{.Version}}"}},
 		{Spec: sources.Spec{Spec: "vault-kv:" + kv + "/jwt#jwks"}},
@@ -86,7 +87,7 @@ path "`+kv+`/data/jwt" { capabilities = ["read"] }`); err != nil {
 			b.Fatal(err)
 		}
 		c.ClearToken()
-		v := &sources.Vault{Client: c, Login: login}
+		v := &vault.Vault{Client: c, Login: login}
 		var srcs []sources.Source
 		for _, sc := range set.Sources {
 			s, err := sources.New(sc.Spec, sources.Options{Vault: v})

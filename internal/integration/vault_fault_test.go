@@ -26,6 +26,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
 // vaultProxy sits in front of the real Vault: fault decides, per request number (from 1),
@@ -230,7 +231,7 @@ func TestVaultFaults(t *testing.T) {
 				writeVaultError(w, 503, "maintenance")
 				return true
 			},
-			retries: 3, requests: 1, wantErr: sources.ErrVaultResponse, contains: "HTTP 503: maintenance (Vault asks to retry after 10m0s)",
+			retries: 3, requests: 1, wantErr: vault.ErrVaultResponse, contains: "HTTP 503: maintenance (Vault asks to retry after 10m0s)",
 		},
 		{
 			name: "500 every time: bounded",
@@ -238,7 +239,7 @@ func TestVaultFaults(t *testing.T) {
 				writeVaultError(w, 502, "bad gateway")
 				return true
 			},
-			retries: 2, requests: 3, wantErr: sources.ErrVaultResponse, contains: "HTTP 502: bad gateway (after 3 attempts)",
+			retries: 2, requests: 3, wantErr: vault.ErrVaultResponse, contains: "HTTP 502: bad gateway (after 3 attempts)",
 		},
 		{
 			name: "a hang: each attempt times out",
@@ -250,7 +251,7 @@ func TestVaultFaults(t *testing.T) {
 				return true
 			},
 			retries: 1, timeout: 300 * time.Millisecond, requests: 2,
-			wantErr: sources.ErrVaultUnreachable, contains: "no answer within 300ms (after 2 attempts)",
+			wantErr: vault.ErrVaultUnreachable, contains: "no answer within 300ms (after 2 attempts)",
 		},
 		{
 			name: "garbage JSON: not retried",
@@ -259,7 +260,7 @@ func TestVaultFaults(t *testing.T) {
 				w.Write([]byte(`{"data": {"keys": [not json`))
 				return true
 			},
-			retries: 3, requests: 1, wantErr: sources.ErrVaultResponse, contains: "decoding the answer",
+			retries: 3, requests: 1, wantErr: vault.ErrVaultResponse, contains: "decoding the answer",
 		},
 		{
 			name: "valid JSON of the wrong shape",
@@ -268,7 +269,7 @@ func TestVaultFaults(t *testing.T) {
 				w.Write([]byte(`{"data": {"type": "ed25519", "latest_version": 2, "min_decryption_version": 1, "keys": {"1": {"public_key": "AAAA"}}}}`))
 				return true
 			},
-			retries: 3, requests: 1, wantErr: sources.ErrVaultResponse, contains: "version 2 is missing",
+			retries: 3, requests: 1, wantErr: vault.ErrVaultResponse, contains: "version 2 is missing",
 		},
 		{
 			name: "sealed: not retried, says so",
@@ -276,13 +277,13 @@ func TestVaultFaults(t *testing.T) {
 				writeVaultError(w, 503, "Vault is sealed")
 				return true
 			},
-			retries: 3, requests: 1, wantErr: sources.ErrVaultSealed, contains: "vault is sealed: reading " + mount + "/keys/jwt",
+			retries: 3, requests: 1, wantErr: vault.ErrVaultSealed, contains: "vault is sealed: reading " + mount + "/keys/jwt",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			addr, n := vaultFaultProxy(t, e.addr, tt.fault)
-			v := &sources.Vault{Client: vaultClient(t, addr, "root"), Retries: tt.retries, Timeout: tt.timeout, Backoff: 10 * time.Millisecond}
+			v := &vault.Vault{Client: vaultClient(t, addr, "root"), Retries: tt.retries, Timeout: tt.timeout, Backoff: 10 * time.Millisecond}
 			start := time.Now()
 			keys, err := vaultSource(t, v, spec).Keys(context.Background())
 			elapsed := time.Since(start)
@@ -317,9 +318,9 @@ func TestVaultFaults(t *testing.T) {
 		}
 		addr := "http://" + l.Addr().String()
 		l.Close() // nothing listens there now
-		v := &sources.Vault{Client: vaultClient(t, addr, "root"), Retries: 2, Backoff: 10 * time.Millisecond}
+		v := &vault.Vault{Client: vaultClient(t, addr, "root"), Retries: 2, Backoff: 10 * time.Millisecond}
 		_, err = vaultSource(t, v, spec).Keys(context.Background())
-		if !errors.Is(err, sources.ErrVaultUnreachable) || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), "after 3 attempts") {
+		if !errors.Is(err, vault.ErrVaultUnreachable) || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), "after 3 attempts") {
 			t.Fatalf("error = %v", err)
 		}
 		if !strings.Contains(err.Error(), "fix: check VAULT_ADDR") {
@@ -330,7 +331,7 @@ func TestVaultFaults(t *testing.T) {
 		l, _ := net.Listen("tcp", "127.0.0.1:0")
 		dead := "http://" + l.Addr().String()
 		l.Close()
-		v := &sources.Vault{Client: vaultClient(t, dead, "root"), Retries: 5, Backoff: 2 * time.Second}
+		v := &vault.Vault{Client: vaultClient(t, dead, "root"), Retries: 5, Backoff: 2 * time.Second}
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		start := time.Now()
@@ -351,11 +352,11 @@ func TestVaultLoginOnceDuringOutage(t *testing.T) {
 	})
 	c := vaultClient(t, addr, "")
 	c.ClearToken()
-	v := &sources.Vault{Client: c, Retries: 1, Backoff: time.Millisecond,
-		Login: &sources.VaultLogin{Method: sources.AuthAppRole, RoleID: "r", SecretID: "s3cr3t-id"}}
+	v := &vault.Vault{Client: c, Retries: 1, Backoff: time.Millisecond,
+		Login: &vault.VaultLogin{Method: vault.AuthAppRole, RoleID: "r", SecretID: "s3cr3t-id"}}
 	for _, spec := range []string{"vault-transit:transit/a", "vault-transit:transit/b", "vault-kv:secret/jwt#pem"} {
 		_, err := vaultSource(t, v, sources.Spec{Spec: spec}).Keys(context.Background())
-		if !sources.IsUnavailable(err) || !strings.Contains(err.Error(), "auth/approle/login: HTTP 503") {
+		if !vault.IsUnavailable(err) || !strings.Contains(err.Error(), "auth/approle/login: HTTP 503") {
 			t.Fatalf("%s: error = %v", spec, err)
 		}
 		if strings.Contains(err.Error(), "s3cr3t-id") {
@@ -378,7 +379,7 @@ func TestVaultOutageOneBudget(t *testing.T) {
 		}
 		return true
 	})
-	v := &sources.Vault{Client: vaultClient(t, addr, "root"), Retries: 2, Timeout: 200 * time.Millisecond, Backoff: 10 * time.Millisecond}
+	v := &vault.Vault{Client: vaultClient(t, addr, "root"), Retries: 2, Timeout: 200 * time.Millisecond, Backoff: 10 * time.Millisecond}
 	specs := []string{"vault-transit:transit/a", "vault-transit:transit/b", "vault-kv:secret/jwt#pem"}
 	set := &config.SetConfig{Name: "prod"}
 	var srcs []sources.Source
@@ -418,7 +419,7 @@ func TestVaultSlowNetwork(t *testing.T) {
 		t.Run(net.name, func(t *testing.T) {
 			p := newVaultProxy(t, e.addr, nil, &net.shape)
 			for i := range 5 {
-				v := &sources.Vault{Client: vaultClient(t, p.URL, os.Getenv("JWKSPUB_IT_VAULT_TOKEN")), Retries: -1}
+				v := &vault.Vault{Client: vaultClient(t, p.URL, os.Getenv("JWKSPUB_IT_VAULT_TOKEN")), Retries: -1}
 				for spec, want := range specs {
 					keys, err := vaultSource(t, v, sources.Spec{Spec: spec}).Keys(context.Background())
 					if err != nil || len(keys) != want {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
 // transitSignParams are the README's Transit sign parameters for each JWS alg.
@@ -155,7 +156,7 @@ func externalVerify(t *testing.T, which string, jwks []byte, tokens []signedToke
 func TestVaultTransitSignRoundTrip(t *testing.T) {
 	e := newVaultEnv(t)
 	mount := e.mount(t, "transit", nil)
-	v := &sources.Vault{Client: e.root}
+	v := &vault.Vault{Client: e.root}
 	cases := []struct{ alg, keyType string }{
 		{"RS256", "rsa-2048"}, {"RS384", "rsa-3072"}, {"RS512", "rsa-2048"},
 		{"PS256", "rsa-2048"}, {"PS384", "rsa-3072"}, {"PS512", "rsa-4096"},
@@ -184,8 +185,8 @@ func TestVaultTransitSignRoundTrip(t *testing.T) {
 
 	// The code's table (used by verify --vault-sign-test) is the README's.
 	for alg, want := range transitSignParams {
-		if got, err := sources.TransitSignParams(alg); err != nil || !reflect.DeepEqual(got, want) {
-			t.Errorf("sources.TransitSignParams(%s) = %v, %v; the README says %v", alg, got, err, want)
+		if got, err := vault.TransitSignParams(alg); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("vault.TransitSignParams(%s) = %v, %v; the README says %v", alg, got, err, want)
 		}
 	}
 	var tokens []signedToken
@@ -210,11 +211,11 @@ func TestVaultTransitSignRoundTrip(t *testing.T) {
 		t.Error("Go accepted a token signed by version 1 under version 2's kid")
 	}
 
-	// The probes `verify --vault-sign-test` signs (sources.Transit.SignJWT), at version 2.
+	// The probes `verify --vault-sign-test` signs (vault.Transit.SignJWT), at version 2.
 	var probes []signedToken
 	for _, c := range cases {
 		name := strings.ToLower(c.alg)
-		tr := vaultSource(t, v, sources.Spec{Spec: "vault-transit:" + mount + "/" + name, Alg: c.alg}).(*sources.Transit)
+		tr := vaultSource(t, v, sources.Spec{Spec: "vault-transit:" + mount + "/" + name, Alg: c.alg}).(*vault.Transit)
 		now := time.Now().Unix()
 		tok, err := tr.SignJWT(context.Background(), 2, c.alg, name+"-v2", map[string]any{"iss": "https://issuer.test", "aud": "verifiers", "iat": now, "exp": now + 300})
 		if err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
 // vaultEnv is the dev server .ci/services.sh started.
@@ -113,7 +114,7 @@ func (e *vaultEnv) enableAuth(t *testing.T, typ string) string {
 }
 
 // source builds a source through sources.New, as the CLI does.
-func vaultSource(t *testing.T, v *sources.Vault, spec sources.Spec) sources.Source {
+func vaultSource(t *testing.T, v *vault.Vault, spec sources.Spec) sources.Source {
 	t.Helper()
 	s, err := sources.New(spec, sources.Options{Vault: v})
 	if err != nil {
@@ -168,7 +169,7 @@ func (e *vaultEnv) transitPublic(t *testing.T, mount, name string, version int) 
 func TestVaultTransitKeyTypes(t *testing.T) {
 	e := newVaultEnv(t)
 	mount := e.mount(t, "transit", nil)
-	v := &sources.Vault{Client: e.root}
+	v := &vault.Vault{Client: e.root}
 	tests := []struct {
 		typ, kty, crv, alg string
 		bits               int
@@ -245,13 +246,13 @@ func TestVaultTransitKeyTypes(t *testing.T) {
 	})
 	t.Run("wrong key", func(t *testing.T) {
 		_, err := vaultSource(t, v, sources.Spec{Spec: "vault-transit:" + mount + "/nope"}).Keys(context.Background())
-		if !errors.Is(err, sources.ErrVaultNotFound) || !strings.Contains(err.Error(), mount+"/keys/nope does not exist") {
+		if !errors.Is(err, vault.ErrVaultNotFound) || !strings.Contains(err.Error(), mount+"/keys/nope does not exist") {
 			t.Fatalf("error = %v", err)
 		}
 	})
 	t.Run("wrong mount", func(t *testing.T) {
 		_, err := vaultSource(t, v, sources.Spec{Spec: "vault-transit:no-such-mount/jwt"}).Keys(context.Background())
-		if !errors.Is(err, sources.ErrVaultNotFound) || !strings.Contains(err.Error(), "no-such-mount/keys/jwt: nothing is mounted there") {
+		if !errors.Is(err, vault.ErrVaultNotFound) || !strings.Contains(err.Error(), "no-such-mount/keys/jwt: nothing is mounted there") {
 			t.Fatalf("error = %v", err)
 		}
 	})
@@ -266,7 +267,7 @@ func TestVaultTransitKeyTypes(t *testing.T) {
 func TestVaultTransitRotation(t *testing.T) {
 	e := newVaultEnv(t)
 	mount := e.mount(t, "transit", nil)
-	v := &sources.Vault{Client: e.root}
+	v := &vault.Vault{Client: e.root}
 	e.write(t, mount+"/keys/jwt", map[string]any{"type": "ecdsa-p256"})
 	spec := "vault-transit:" + mount + "/jwt"
 	build := func(versions string) []string {
@@ -340,7 +341,7 @@ func pemOf(t *testing.T, pub any) string {
 
 func TestVaultKV(t *testing.T) {
 	e := newVaultEnv(t)
-	v := &sources.Vault{Client: e.root}
+	v := &vault.Vault{Client: e.root}
 	certPEM, certKey := selfSignedCert(t)
 	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	k2, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
@@ -397,11 +398,11 @@ func TestVaultKV(t *testing.T) {
 				t.Errorf("non-key field: %v", err)
 			}
 			_, err = vaultSource(t, v, sources.Spec{Spec: "vault-kv:" + mount + "/team/nope#pem"}).Keys(context.Background())
-			if !errors.Is(err, sources.ErrVaultNotFound) {
+			if !errors.Is(err, vault.ErrVaultNotFound) {
 				t.Errorf("missing secret: %v", err)
 			}
 			_, err = vaultSource(t, v, sources.Spec{Spec: "vault-kv:no-such-kv/team/jwt#pem"}).Keys(context.Background())
-			if !errors.Is(err, sources.ErrVaultDenied) || !strings.Contains(err.Error(), "nothing is mounted there, or the token's policy grants nothing") ||
+			if !errors.Is(err, vault.ErrVaultDenied) || !strings.Contains(err.Error(), "nothing is mounted there, or the token's policy grants nothing") ||
 				!strings.Contains(err.Error(), `"no-such-kv/data/team/jwt" (KV v2)`) {
 				t.Errorf("wrong mount: %v", err)
 			}
@@ -416,13 +417,13 @@ path "`+mount+`/team/other" { capabilities = ["read"] }`); err != nil {
 			if err != nil {
 				t.Fatal(err)
 			}
-			limited := &sources.Vault{Client: vaultClient(t, e.addr, tok.Auth.ClientToken)}
+			limited := &vault.Vault{Client: vaultClient(t, e.addr, tok.Auth.ClientToken)}
 			_, err = vaultSource(t, limited, spec("pem")).Keys(context.Background())
 			aclPath := mount + "/team/jwt"
 			if kvVersion == "2" {
 				aclPath = mount + "/data/team/jwt"
 			}
-			if !errors.Is(err, sources.ErrVaultDenied) || !strings.Contains(err.Error(), `must grant "read" on "`+aclPath+`"`) {
+			if !errors.Is(err, vault.ErrVaultDenied) || !strings.Contains(err.Error(), `must grant "read" on "`+aclPath+`"`) {
 				t.Errorf("denied: %v", err)
 			}
 			if kvVersion == "1" {
@@ -442,7 +443,7 @@ path "`+mount+`/team/other" { capabilities = ["read"] }`); err != nil {
 				t.Errorf("pinned version 1: %+v", pinned)
 			}
 			_, err = vaultSource(t, v, sources.Spec{Spec: "vault-kv:" + mount + "/team/jwt?version=9#pem"}).Keys(context.Background())
-			if !errors.Is(err, sources.ErrVaultNotFound) {
+			if !errors.Is(err, vault.ErrVaultNotFound) {
 				t.Errorf("pinned missing version: %v", err)
 			}
 			// Deleted and destroyed versions: Vault answers 404 with the version's metadata,
@@ -458,7 +459,7 @@ path "`+mount+`/team/other" { capabilities = ["read"] }`); err != nil {
 				{sources.Spec{Spec: "vault-kv:" + mount + "/team/jwt?version=1#pem"}, []string{mount + "/team/jwt version 1 is destroyed", "fix: write the key again"}},
 			} {
 				_, err := vaultSource(t, v, tc.spec).Keys(context.Background())
-				if !errors.Is(err, sources.ErrVaultNotFound) || strings.Contains(err.Error(), "does not exist") {
+				if !errors.Is(err, vault.ErrVaultNotFound) || strings.Contains(err.Error(), "does not exist") {
 					t.Errorf("%s: error = %v", tc.spec.Spec, err)
 					continue
 				}
@@ -474,7 +475,7 @@ path "`+mount+`/team/other" { capabilities = ["read"] }`); err != nil {
 
 func TestVaultOIDC(t *testing.T) {
 	e := newVaultEnv(t)
-	v := &sources.Vault{Client: e.root}
+	v := &vault.Vault{Client: e.root}
 	key := e.oidcKey(t)
 	e.write(t, "identity/oidc/key/"+key+"/rotate", nil)
 
@@ -522,7 +523,7 @@ func TestVaultOIDC(t *testing.T) {
 	// The endpoint is unauthenticated: no token at all reads the same keys.
 	anon := vaultClient(t, e.addr, "")
 	anon.ClearToken()
-	if got := vaultKeys(t, vaultSource(t, &sources.Vault{Client: anon}, sources.Spec{Spec: "vault-oidc:"})); len(got) != len(keys) {
+	if got := vaultKeys(t, vaultSource(t, &vault.Vault{Client: anon}, sources.Spec{Spec: "vault-oidc:"})); len(got) != len(keys) {
 		t.Errorf("without a token: %d keys, want %d", len(got), len(keys))
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
 // Config is the configuration file: a list of key sets, each published to its targets.
@@ -277,7 +278,7 @@ func ValidateSourceSpec(s sources.Spec) error {
 		return fmt.Errorf("%q: nothing after %q", s.Spec, kind+":")
 	}
 	if strings.HasPrefix(kind, "vault-") {
-		if err := sources.CheckVaultSpec(s); err != nil {
+		if err := vault.CheckVaultSpec(s); err != nil {
 			return err
 		}
 	}

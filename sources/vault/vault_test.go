@@ -1,4 +1,4 @@
-package sources
+package vault
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/api"
+	"github.com/jwkspub/jwkspub/sources"
 )
 
 func TestTransitVersions(t *testing.T) {
@@ -109,26 +110,26 @@ func TestParseKVSpec(t *testing.T) {
 
 func TestNewVaultSpecs(t *testing.T) {
 	v := &Vault{Client: &api.Client{}}
-	opts := Options{Vault: v}
+	opts := sources.Options{Vault: v}
 	tests := []struct {
-		spec     Spec
+		spec     sources.Spec
 		want     string // String() of the source, or
 		wantErr  string // a substring of the error
 		noClient bool
 	}{
-		{spec: Spec{Spec: "vault-transit:transit/jwt"}, want: "vault-transit:transit/jwt"},
-		{spec: Spec{Spec: "vault-transit:team/transit/jwt", Versions: "2"}, want: "vault-transit:team/transit/jwt"},
-		{spec: Spec{Spec: "vault-transit:jwt"}, wantErr: "use vault-transit:MOUNT/KEY"},
-		{spec: Spec{Spec: "vault-transit:transit/"}, wantErr: "use vault-transit:MOUNT/KEY"},
-		{spec: Spec{Spec: "vault-transit:transit/jwt", Versions: "some"}, wantErr: `versions "some"`},
-		{spec: Spec{Spec: "vault-kv:secret/jwt#pem"}, want: "vault-kv:secret/jwt#pem"},
-		{spec: Spec{Spec: "vault-kv:secret/jwt?version=2#pem"}, want: "vault-kv:secret/jwt?version=2#pem"},
-		{spec: Spec{Spec: "vault-kv:secret/jwt#pem", Versions: "latest"}, wantErr: "pin a KV v2 version with ?version=N"},
-		{spec: Spec{Spec: "vault-oidc:"}, want: "vault-oidc:"},
-		{spec: Spec{Spec: "vault-oidc:provider/default"}, want: "vault-oidc:provider/default"},
-		{spec: Spec{Spec: "vault-oidc:keys"}, wantErr: "vault-oidc:provider/NAME"},
-		{spec: Spec{Spec: "vault-oidc:", Versions: "latest"}, wantErr: "versions applies to vault-transit"},
-		{spec: Spec{Spec: "vault-transit:transit/jwt"}, noClient: true, wantErr: "set VAULT_ADDR"},
+		{spec: sources.Spec{Spec: "vault-transit:transit/jwt"}, want: "vault-transit:transit/jwt"},
+		{spec: sources.Spec{Spec: "vault-transit:team/transit/jwt", Versions: "2"}, want: "vault-transit:team/transit/jwt"},
+		{spec: sources.Spec{Spec: "vault-transit:jwt"}, wantErr: "use vault-transit:MOUNT/KEY"},
+		{spec: sources.Spec{Spec: "vault-transit:transit/"}, wantErr: "use vault-transit:MOUNT/KEY"},
+		{spec: sources.Spec{Spec: "vault-transit:transit/jwt", Versions: "some"}, wantErr: `versions "some"`},
+		{spec: sources.Spec{Spec: "vault-kv:secret/jwt#pem"}, want: "vault-kv:secret/jwt#pem"},
+		{spec: sources.Spec{Spec: "vault-kv:secret/jwt?version=2#pem"}, want: "vault-kv:secret/jwt?version=2#pem"},
+		{spec: sources.Spec{Spec: "vault-kv:secret/jwt#pem", Versions: "latest"}, wantErr: "pin a KV v2 version with ?version=N"},
+		{spec: sources.Spec{Spec: "vault-oidc:"}, want: "vault-oidc:"},
+		{spec: sources.Spec{Spec: "vault-oidc:provider/default"}, want: "vault-oidc:provider/default"},
+		{spec: sources.Spec{Spec: "vault-oidc:keys"}, wantErr: "vault-oidc:provider/NAME"},
+		{spec: sources.Spec{Spec: "vault-oidc:", Versions: "latest"}, wantErr: "versions applies to vault-transit"},
+		{spec: sources.Spec{Spec: "vault-transit:transit/jwt"}, noClient: true, wantErr: "set VAULT_ADDR"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec.Spec, func(t *testing.T) {
@@ -136,7 +137,7 @@ func TestNewVaultSpecs(t *testing.T) {
 			if tt.noClient {
 				o.Vault = nil
 			}
-			s, err := New(tt.spec, o)
+			s, err := sources.New(tt.spec, o)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("New(%+v) error = %v, want one containing %q", tt.spec, err, tt.wantErr)
@@ -348,7 +349,7 @@ func TestIsUnavailable(t *testing.T) {
 			i++
 			return 0, e
 		})
-		return &Error{Origin: Origin{Source: "vault-transit:transit/jwt"}, Err: err}
+		return &sources.Error{Origin: sources.Origin{Source: "vault-transit:transit/jwt"}, Err: err}
 	}
 	tests := []struct {
 		name string
@@ -361,7 +362,7 @@ func TestIsUnavailable(t *testing.T) {
 		{"denied is a misconfiguration", run(&api.ResponseError{StatusCode: 403}), false},
 		{"not found is a misconfiguration", run(&api.ResponseError{StatusCode: 404}), false},
 		{"garbage is not an outage", run(errors.New("decoding the answer")), false},
-		{"another source's error", &Error{Err: ErrNoKeys}, false},
+		{"another source's error", &sources.Error{Err: sources.ErrNoKeys}, false},
 	}
 	for _, tt := range tests {
 		if got := IsUnavailable(tt.err); got != tt.want {

@@ -1,4 +1,4 @@
-package sources
+package vault
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/jwkspub/jwkspub/sources"
 )
 
 // VersionWindow says which versions of a versioned key to publish.
@@ -72,17 +74,17 @@ type Transit struct {
 	Window      VersionWindow
 	Vault       *Vault
 	Optional    bool
-	Opts        Options
-	Defaults    Defaults
+	Opts        sources.Options
+	Defaults    sources.Defaults
 }
 
 func (t *Transit) String() string { return "vault-transit:" + t.Mount + "/" + t.Name }
 
 // transitSigning maps Transit key types that can sign to the key type they publish.
 var transitSigning = map[string]string{
-	"rsa-2048": KtyRSA, "rsa-3072": KtyRSA, "rsa-4096": KtyRSA,
-	"ecdsa-p256": KtyEC, "ecdsa-p384": KtyEC, "ecdsa-p521": KtyEC,
-	"ed25519": KtyOKP,
+	"rsa-2048": sources.KtyRSA, "rsa-3072": sources.KtyRSA, "rsa-4096": sources.KtyRSA,
+	"ecdsa-p256": sources.KtyEC, "ecdsa-p384": sources.KtyEC, "ecdsa-p521": sources.KtyEC,
+	"ed25519": sources.KtyOKP,
 }
 
 type transitKey struct {
@@ -95,14 +97,14 @@ type transitKey struct {
 }
 
 // Keys implements Source: one read of MOUNT/keys/NAME.
-func (t *Transit) Keys(ctx context.Context) ([]Key, error) {
-	origin := Origin{Source: t.String()}
+func (t *Transit) Keys(ctx context.Context) ([]sources.Key, error) {
+	origin := sources.Origin{Source: t.String()}
 	path := t.Mount + "/keys/" + t.Name
-	fail := func(err error, fix string) ([]Key, error) {
+	fail := func(err error, fix string) ([]sources.Key, error) {
 		if fix == "" {
 			fix = vaultFix(err)
 		}
-		return nil, &Error{Origin: origin, Err: err, Fix: fix}
+		return nil, &sources.Error{Origin: origin, Err: err, Fix: fix}
 	}
 	if err := t.Vault.ready(ctx); err != nil {
 		return fail(err, "")
@@ -110,7 +112,7 @@ func (t *Transit) Keys(ctx context.Context) ([]Key, error) {
 	sec, err := t.Vault.read(ctx, path, nil)
 	if err != nil {
 		if t.Optional && errors.Is(err, ErrVaultNotFound) {
-			t.Opts.logger().Info("optional source does not exist", "source", t.String())
+			t.Opts.Log().Info("optional source does not exist", "source", t.String())
 			return nil, nil
 		}
 		return fail(err, "")
@@ -133,7 +135,7 @@ func (t *Transit) Keys(ctx context.Context) ([]Key, error) {
 		return fail(fmt.Errorf("%w: %s: no live version (latest_version %d, min_decryption_version %d)", ErrVaultResponse, path, tk.LatestVersion, tk.MinDecryptionVersion), "rotate the key, or lower min_decryption_version")
 	}
 	var (
-		keys []Key
+		keys []sources.Key
 		errs []error
 	)
 	for _, ver := range versions {
@@ -141,17 +143,17 @@ func (t *Transit) Keys(ctx context.Context) ([]Key, error) {
 		at.Location = fmt.Sprintf("version %d", ver)
 		raw, ok := tk.Keys[strconv.Itoa(ver)]
 		if !ok {
-			errs = append(errs, &Error{Origin: at, Err: fmt.Errorf("%w: version %d is missing from %s", ErrVaultResponse, ver, path), Fix: "check min_available_version and the key's versions"})
+			errs = append(errs, &sources.Error{Origin: at, Err: fmt.Errorf("%w: version %d is missing from %s", ErrVaultResponse, ver, path), Fix: "check min_available_version and the key's versions"})
 			continue
 		}
 		var kv struct {
 			PublicKey string `json:"public_key"`
 		}
 		if err := json.Unmarshal(raw, &kv); err != nil || kv.PublicKey == "" {
-			errs = append(errs, &Error{Origin: at, Err: fmt.Errorf("%w: version %d has no public_key", ErrVaultResponse, ver), Fix: "check the key type supports signing"})
+			errs = append(errs, &sources.Error{Origin: at, Err: fmt.Errorf("%w: version %d has no public_key", ErrVaultResponse, ver), Fix: "check the key type supports signing"})
 			continue
 		}
-		if err := t.Opts.charge(at, len(kv.PublicKey)); err != nil {
+		if err := t.Opts.Charge(at, len(kv.PublicKey)); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -163,26 +165,26 @@ func (t *Transit) Keys(ctx context.Context) ([]Key, error) {
 		k.Name, k.Version, k.Order, k.Origin = t.Name, ver, ver, at
 		keys = append(keys, k)
 	}
-	t.Defaults.apply(keys)
+	t.Defaults.Apply(keys)
 	return keys, errors.Join(errs...)
 }
 
 // transitPublic decodes one version's public_key: PKIX PEM for RSA and ECDSA, raw base64 for
 // Ed25519.
-func transitPublic(kty, pub string, at Origin) (Key, error) {
-	if kty == KtyOKP {
+func transitPublic(kty, pub string, at sources.Origin) (sources.Key, error) {
+	if kty == sources.KtyOKP {
 		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(pub))
 		if err != nil || len(raw) != ed25519.PublicKeySize {
-			return Key{}, &Error{Origin: at, Err: fmt.Errorf("%w: ed25519 public_key is not %d bytes of base64", ErrVaultResponse, ed25519.PublicKeySize), Fix: "check the Transit key"}
+			return sources.Key{}, &sources.Error{Origin: at, Err: fmt.Errorf("%w: ed25519 public_key is not %d bytes of base64", ErrVaultResponse, ed25519.PublicKeySize), Fix: "check the Transit key"}
 		}
-		return Key{Kty: KtyOKP, Crv: "Ed25519", X: raw}, nil
+		return sources.Key{Kty: sources.KtyOKP, Crv: "Ed25519", X: raw}, nil
 	}
-	ks, err := ParsePEM([]byte(pub), at, Options{})
+	ks, err := sources.ParsePEM([]byte(pub), at, sources.Options{})
 	if err != nil {
-		return Key{}, err
+		return sources.Key{}, err
 	}
 	if len(ks) != 1 || ks[0].Kty != kty {
-		return Key{}, &Error{Origin: at, Err: fmt.Errorf("%w: expected one %s public key", ErrVaultResponse, kty), Fix: "check the Transit key"}
+		return sources.Key{}, &sources.Error{Origin: at, Err: fmt.Errorf("%w: expected one %s public key", ErrVaultResponse, kty), Fix: "check the Transit key"}
 	}
 	return ks[0], nil
 }
@@ -202,8 +204,8 @@ type KV struct {
 	Version  int // KV v2 version pin; 0 means the current version
 	Vault    *Vault
 	Optional bool
-	Opts     Options
-	Defaults Defaults
+	Opts     sources.Options
+	Defaults sources.Defaults
 }
 
 func (k *KV) String() string {
@@ -291,13 +293,13 @@ func (v *Vault) mountOf(ctx context.Context, path string) (kvMount, error) {
 }
 
 // Keys implements Source.
-func (k *KV) Keys(ctx context.Context) ([]Key, error) {
-	origin := Origin{Source: k.String()}
-	fail := func(err error, fix string) ([]Key, error) {
+func (k *KV) Keys(ctx context.Context) ([]sources.Key, error) {
+	origin := sources.Origin{Source: k.String()}
+	fail := func(err error, fix string) ([]sources.Key, error) {
 		if fix == "" {
 			fix = vaultFix(err)
 		}
-		return nil, &Error{Origin: origin, Err: err, Fix: fix}
+		return nil, &sources.Error{Origin: origin, Err: err, Fix: fix}
 	}
 	if err := k.Vault.ready(ctx); err != nil {
 		return fail(err, "")
@@ -319,7 +321,7 @@ func (k *KV) Keys(ctx context.Context) ([]Key, error) {
 	sec, err := k.Vault.read(ctx, readPath, query)
 	if err != nil {
 		if k.Optional && errors.Is(err, ErrVaultNotFound) {
-			k.Opts.logger().Info("optional source does not exist", "source", k.String())
+			k.Opts.Log().Info("optional source does not exist", "source", k.String())
 			return nil, nil
 		}
 		return fail(err, "")
@@ -358,29 +360,29 @@ func (k *KV) Keys(ctx context.Context) ([]Key, error) {
 	}
 	at := origin
 	at.Location = "field " + k.Field
-	var keys []Key
+	var keys []sources.Key
 	switch x := val.(type) {
 	case string:
-		if err := k.Opts.charge(at, len(x)); err != nil {
+		if err := k.Opts.Charge(at, len(x)); err != nil {
 			return nil, err
 		}
-		keys, err = ParseEnvValue(x, at, k.Opts)
+		keys, err = sources.ParseEnvValue(x, at, k.Opts)
 	default:
 		// A JWK or JWK Set stored as a JSON object rather than a string.
 		b, merr := json.Marshal(x)
 		if merr != nil {
 			return fail(fmt.Errorf("field %q is neither a string nor JSON", k.Field), "store a PEM, a certificate, a JWK or a JWK Set")
 		}
-		if err := k.Opts.charge(at, len(b)); err != nil {
+		if err := k.Opts.Charge(at, len(b)); err != nil {
 			return nil, err
 		}
-		keys, err = ParseJWK(b, at, k.Opts)
+		keys, err = sources.ParseJWK(b, at, k.Opts)
 	}
 	name := k.Path[strings.LastIndex(k.Path, "/")+1:]
 	for i := range keys {
 		keys[i].Name, keys[i].Version, keys[i].Order = name, version, version
 	}
-	k.Defaults.apply(keys)
+	k.Defaults.Apply(keys)
 	return keys, err
 }
 
@@ -392,8 +394,8 @@ type OIDC struct {
 	Provider string // empty: identity tokens
 	Vault    *Vault
 	Optional bool
-	Opts     Options
-	Defaults Defaults
+	Opts     sources.Options
+	Defaults sources.Defaults
 }
 
 func (o *OIDC) String() string {
@@ -411,10 +413,10 @@ func (o *OIDC) path() string {
 }
 
 // Keys implements Source.
-func (o *OIDC) Keys(ctx context.Context) ([]Key, error) {
-	origin := Origin{Source: o.String()}
-	fail := func(err error) ([]Key, error) {
-		return nil, &Error{Origin: origin, Err: err, Fix: vaultFix(err)}
+func (o *OIDC) Keys(ctx context.Context) ([]sources.Key, error) {
+	origin := sources.Origin{Source: o.String()}
+	fail := func(err error) ([]sources.Key, error) {
+		return nil, &sources.Error{Origin: origin, Err: err, Fix: vaultFix(err)}
 	}
 	if err := o.Vault.ready(ctx); err != nil {
 		return fail(err)
@@ -436,27 +438,24 @@ func (o *OIDC) Keys(ctx context.Context) ([]Key, error) {
 	})
 	if err != nil {
 		if o.Optional && errors.Is(err, ErrVaultNotFound) {
-			o.Opts.logger().Info("optional source does not exist", "source", o.String())
+			o.Opts.Log().Info("optional source does not exist", "source", o.String())
 			return nil, nil
 		}
 		return fail(err)
 	}
-	if err := o.Opts.charge(origin, len(body)); err != nil {
+	if err := o.Opts.Charge(origin, len(body)); err != nil {
 		return nil, err
 	}
-	keys, err := ParseJWK(body, origin, o.Opts)
-	if len(keys) == 0 && err != nil && errors.Is(err, ErrNoKeys) {
-		return nil, &Error{Origin: origin, Err: ErrNoKeys, Fix: "create a named key and a role under identity/oidc (Vault publishes keys only once a role uses them)"}
+	keys, err := sources.ParseJWK(body, origin, o.Opts)
+	if len(keys) == 0 && err != nil && errors.Is(err, sources.ErrNoKeys) {
+		return nil, &sources.Error{Origin: origin, Err: sources.ErrNoKeys, Fix: "create a named key and a role under identity/oidc (Vault publishes keys only once a role uses them)"}
 	}
-	o.Defaults.apply(keys)
+	o.Defaults.Apply(keys)
 	return keys, err
 }
 
-// newVault builds the vault-* sources.
-func newVault(kind, arg string, s Spec, opts Options, d Defaults) (Source, error) {
-	if opts.Vault == nil {
-		return nil, fmt.Errorf("source %q: no Vault connection (set VAULT_ADDR)", s.Spec)
-	}
+// NewSource builds the source of a vault-* spec, read through v (sources.VaultSources).
+func (v *Vault) NewSource(kind, arg string, s sources.Spec, opts sources.Options, d sources.Defaults) (sources.Source, error) {
 	switch kind {
 	case "vault-transit":
 		mount, name, ok := splitMountPath(arg)
@@ -467,7 +466,7 @@ func newVault(kind, arg string, s Spec, opts Options, d Defaults) (Source, error
 		if err != nil {
 			return nil, fmt.Errorf("source %q: %w", s.Spec, err)
 		}
-		return &Transit{Mount: mount, Name: name, Window: w, Vault: opts.Vault, Optional: s.Optional, Opts: opts, Defaults: d}, nil
+		return &Transit{Mount: mount, Name: name, Window: w, Vault: v, Optional: s.Optional, Opts: opts, Defaults: d}, nil
 	case "vault-kv":
 		path, field, version, err := ParseKVSpec(arg)
 		if err != nil {
@@ -476,12 +475,12 @@ func newVault(kind, arg string, s Spec, opts Options, d Defaults) (Source, error
 		if s.Versions != "" {
 			return nil, fmt.Errorf("source %q: versions applies to vault-transit; pin a KV v2 version with ?version=N", s.Spec)
 		}
-		return &KV{Path: path, Field: field, Version: version, Vault: opts.Vault, Optional: s.Optional, Opts: opts, Defaults: d}, nil
+		return &KV{Path: path, Field: field, Version: version, Vault: v, Optional: s.Optional, Opts: opts, Defaults: d}, nil
 	case "vault-oidc":
 		if s.Versions != "" {
 			return nil, fmt.Errorf("source %q: versions applies to vault-transit; Vault publishes every OIDC key still valid", s.Spec)
 		}
-		o := &OIDC{Vault: opts.Vault, Optional: s.Optional, Opts: opts, Defaults: d}
+		o := &OIDC{Vault: v, Optional: s.Optional, Opts: opts, Defaults: d}
 		if arg != "" {
 			p, ok := strings.CutPrefix(arg, "provider/")
 			if !ok || p == "" || strings.Contains(p, "/") {
@@ -496,8 +495,8 @@ func newVault(kind, arg string, s Spec, opts Options, d Defaults) (Source, error
 
 // CheckVaultSpec checks the shape of a vault-* spec and its options without contacting Vault,
 // for configuration validation.
-func CheckVaultSpec(s Spec) error {
+func CheckVaultSpec(s sources.Spec) error {
 	kind, arg, _ := strings.Cut(s.Spec, ":")
-	_, err := newVault(kind, arg, s, Options{Vault: &Vault{}}, Defaults{})
+	_, err := (&Vault{}).NewSource(kind, arg, s, sources.Options{}, sources.Defaults{})
 	return err
 }

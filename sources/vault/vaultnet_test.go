@@ -1,4 +1,4 @@
-package sources
+package vault
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+	"github.com/jwkspub/jwkspub/sources"
 )
 
 // The tests in this file inject network faults with httptest servers standing in for Vault's
@@ -301,7 +302,7 @@ func TestSharedLoginFailure(t *testing.T) {
 	})
 	v := &Vault{Client: c, Login: approle(), Retries: -1}
 	var errs []error
-	for _, s := range []Source{
+	for _, s := range []sources.Source{
 		&Transit{Mount: "transit", Name: "a", Vault: v},
 		&KV{Path: "secret/jwt", Field: "pem", Vault: v},
 		&OIDC{Vault: v},
@@ -321,7 +322,7 @@ func TestSharedLoginFailure(t *testing.T) {
 	if f.logins != 1 {
 		t.Errorf("%d logins, want 1", f.logins)
 	}
-	if SharedFailure(&Error{Err: ErrVaultDenied}) != nil {
+	if SharedFailure(&sources.Error{Err: ErrVaultDenied}) != nil {
 		t.Error("a source's own error counted as shared")
 	}
 }
