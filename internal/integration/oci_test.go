@@ -360,7 +360,7 @@ func TestOCIPublish(t *testing.T) {
 	writeConfig(t, dir, target, "p256.pub.pem", "ed25519.pub.pem")
 	before = writes.Load()
 	stdout, stderr, code = cliRun(t, bin, dir, "diff", "--detailed-exitcode")
-	if code != 2 || !strings.Contains(stdout, "write image "+proxy.host()+repo+":prod") || writes.Load() != before {
+	if code != 2 || !strings.Contains(stdout, "write html/.well-known/jwks.json") || writes.Load() != before {
 		t.Fatalf("diff before a rotation: exit %d, %d writes\n%s\n%s", code, writes.Load()-before, stdout, stderr)
 	}
 	outcome, d2, _ := publishJSON(t, bin, dir, 0)

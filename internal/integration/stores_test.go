@@ -487,3 +487,17 @@ func TestStoreConformance(t *testing.T) {
 		})
 	}
 }
+
+// TestMissingBucket: a bucket that does not exist is an error naming it, with the fix, on
+// every read; never "nothing is live yet", which would plan a first publication.
+func TestMissingBucket(t *testing.T) {
+	for _, s := range stores(t) {
+		t.Run(s.name, func(t *testing.T) {
+			tg := openTarget(t, s.targetURL("jwkspub-missing-bucket-x"))
+			_, err := tg.Target.Read(context.Background())
+			if err == nil || !strings.Contains(err.Error(), `"jwkspub-missing-bucket-x" does not exist`) || !strings.Contains(err.Error(), "fix: create it") {
+				t.Errorf("reading a missing bucket: %v", err)
+			}
+		})
+	}
+}

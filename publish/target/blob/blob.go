@@ -29,6 +29,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	azblobblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
@@ -131,8 +132,8 @@ func (t *Target) Read(ctx context.Context) (*target.Snapshot, error) {
 			revs = append(revs, name+"="+o.Revision)
 		}
 	}
-	if s.Objects[t.names.JWKS] == nil {
-		if err := t.checkBucket(ctx); err != nil {
+	if s.Objects[t.names.JWKS] == nil && t.store == storeGCS {
+		if err := t.checkGCSBucket(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -144,6 +145,9 @@ func (t *Target) Read(ctx context.Context) (*target.Snapshot, error) {
 func (t *Target) read(ctx context.Context, key string) (*target.Object, error) {
 	r, err := t.bucket.NewReader(ctx, key, nil)
 	if gcerrors.Code(err) == gcerrors.NotFound {
+		if missingBucket(err) {
+			return nil, fmt.Errorf("target %s: the bucket or container %q does not exist (fix: create it, private; jwkspub never creates buckets): %w", t.raw, t.bucketName(), storeError(err))
+		}
 		return nil, nil
 	}
 	if err != nil {
@@ -201,19 +205,33 @@ func (t *Target) read(ctx context.Context, key string) (*target.Object, error) {
 	return o, nil
 }
 
-// checkBucket tells a missing object from a missing bucket: a listing of one key succeeds
-// on an existing bucket, empty or not. Without it, a typo in the bucket name reads as "nothing
-// is live yet".
-func (t *Target) checkBucket(ctx context.Context) error {
-	it := t.bucket.List(&blob.ListOptions{Prefix: t.names.JWKS})
-	_, err := it.Next(ctx)
-	if err == nil || errors.Is(err, io.EOF) {
+// missingBucket tells a missing bucket from a missing object in a read's NotFound, from the
+// store's own error code (S3 NoSuchBucket, GCS ErrBucketNotExist, Azure ContainerNotFound):
+// without it, a typo in the bucket name reads as "nothing is live yet". It needs no request
+// and no permission beyond reading the objects.
+func missingBucket(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() == "NoSuchBucket" {
+		return true
+	}
+	if errors.Is(err, storage.ErrBucketNotExist) {
+		return true
+	}
+	return bloberror.HasCode(err, bloberror.ContainerNotFound)
+}
+
+// checkGCSBucket asks whether the bucket exists when the JWKS is absent: GCS answers a read
+// in a missing bucket as a missing object. Credentials that may read objects but not the
+// bucket's metadata get no answer, and the read stands.
+func (t *Target) checkGCSBucket(ctx context.Context) error {
+	var c *storage.Client
+	if !t.bucket.As(&c) {
 		return nil
 	}
-	if gcerrors.Code(err) == gcerrors.NotFound {
-		return fmt.Errorf("target %s: the bucket or container %q does not exist or these credentials cannot see it (fix: create it, private; jwkspub never creates buckets): %w", t.raw, t.bucketName(), storeError(err))
+	if _, err := c.Bucket(t.bucketName()).Attrs(ctx); errors.Is(err, storage.ErrBucketNotExist) {
+		return fmt.Errorf("target %s: the bucket or container %q does not exist (fix: create it, private; jwkspub never creates buckets): %w", t.raw, t.bucketName(), err)
 	}
-	return fmt.Errorf("target %s: listing the bucket %q: %w%s", t.raw, t.bucketName(), storeError(err), accessHint(err))
+	return nil
 }
 
 // accessHint says what to fix for denied access and wrong credentials.
