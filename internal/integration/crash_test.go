@@ -210,6 +210,7 @@ func TestCrashAtEveryWritePoint(t *testing.T) {
 
 func crashAtEveryWritePoint(t *testing.T, bin string, ct crashTarget) {
 	points := 0
+	var whole time.Duration // how long an uninterrupted publish takes: the random kills' window
 	fresh := func(t *testing.T) (string, target.Target) {
 		dir := t.TempDir()
 		keys := filepath.Join(dir, "keys")
@@ -249,7 +250,10 @@ func crashAtEveryWritePoint(t *testing.T, bin string, ct crashTarget) {
 	t.Run("count", func(t *testing.T) {
 		config, _ := fresh(t)
 		log := filepath.Join(t.TempDir(), "points")
-		if code, stderr := runCrash(bin, config, nil, 0, log); code != 0 {
+		start := time.Now()
+		code, stderr := runCrash(bin, config, nil, 0, log)
+		whole = time.Since(start)
+		if code != 0 {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
 		b, _ := os.ReadFile(log)
@@ -280,7 +284,8 @@ func crashAtEveryWritePoint(t *testing.T, bin string, ct crashTarget) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(time.Duration(rand.IntN(60_000)) * time.Microsecond)
+			// Anywhere from the start to a little past the end of an uninterrupted run.
+			time.Sleep(rand.N(whole*6/5 + time.Millisecond))
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			err := cmd.Wait()
 			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -295,7 +300,7 @@ func crashAtEveryWritePoint(t *testing.T, bin string, ct crashTarget) {
 				t.Fatalf("run %d failed", i)
 			}
 		}
-		t.Logf("%s: %d random SIGKILLs: %d killed mid-run, %d had finished; every target whole and repaired", ct.name, runs, killed, finished)
+		t.Logf("%s: %d random SIGKILLs within %v: %d killed mid-run, %d had finished; every target whole and repaired", ct.name, runs, whole*6/5, killed, finished)
 	})
 }
 
