@@ -74,10 +74,13 @@ func TestStoresCLI(t *testing.T) {
 			}
 			run(2, "diff", "--detailed-exitcode", "--source", "file:k1.pem", "--source", "file:k2.pem", "--target", url)
 			run(0, "status", "--source", "file:k1.pem", "--target", url)
-			// A bucket that does not exist: the write fails, exit 1, naming the target.
+			// A bucket that does not exist: every read fails, exit 1, naming the target and the
+			// fix; it never reads as "nothing is live yet".
 			missing := strings.Replace(url, bucket, bucket+"-missing", 1)
-			if out := run(1, "publish", "--source", "file:k1.pem", "--target", missing); !strings.Contains(out, "target "+missing) || !strings.Contains(out, "does not exist or these credentials cannot see it") || strings.Count(out, "\n") > 4 {
-				t.Errorf("missing bucket: %s", out)
+			for _, cmd := range []string{"publish", "diff", "status"} {
+				if out := run(1, cmd, "--source", "file:k1.pem", "--target", missing); !strings.Contains(out, "target "+missing) || !strings.Contains(out, "does not exist (fix: create it") || strings.Contains(out, "added") || strings.Count(out, "\n") > 4 {
+					t.Errorf("missing bucket, %s: %s", cmd, out)
+				}
 			}
 		})
 	}
