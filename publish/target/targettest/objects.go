@@ -62,10 +62,14 @@ func (p publication) objects(n target.Names) []target.Object {
 		"id_token_signing_alg_values_supported": []string{"EdDSA"},
 	})
 	st, _ := json.Marshal(stateDoc{Version: 1, Publication: p.label, Kids: sorted(p.stateKids)})
-	return append(out, object(n.Discovery, disc, ""), object(n.State, st, ""))
+	state := object(n.State, st, "")
+	state.CacheControl = "no-cache" // as jwkspub writes it: never cached, never served by nginx
+	return append(out, object(n.Discovery, disc, ""), state)
 }
 
-// object is a stored object with the headers and metadata jwkspub writes.
+// object is a stored object with the headers and metadata jwkspub writes: the JWKS's
+// Cache-Control and Content-Type on the JWKS, its .gz and the discovery document (an image
+// serves them so and refuses others).
 func object(name string, body []byte, encoding string) target.Object {
 	o := target.Object{Name: name, Body: body, CacheControl: cacheControl, ContentType: contentType, ContentEncoding: encoding}
 	o.Metadata = map[string]string{target.MetaSHA256: o.SHA256(), target.MetaVersion: toolVersion}
@@ -167,7 +171,8 @@ func sorted(s []string) []string {
 }
 
 // differs says how live differs from want, or "" when live is want: its body and, where the
-// target keeps them, its headers and metadata.
+// target keeps them, its headers and body hash. The tool version in the metadata is
+// informational (target.Object.Same ignores it), and an image keeps none per object.
 func differs(want target.Object, live *target.Object, attributes bool) string {
 	if live == nil {
 		return "absent"
@@ -187,7 +192,6 @@ func differs(want target.Object, live *target.Object, attributes bool) string {
 			{"Content-Type", live.ContentType, want.ContentType},
 			{"Content-Encoding", live.ContentEncoding, want.ContentEncoding},
 			{"metadata " + target.MetaSHA256, live.Metadata[target.MetaSHA256], want.Metadata[target.MetaSHA256]},
-			{"metadata " + target.MetaVersion, live.Metadata[target.MetaVersion], want.Metadata[target.MetaVersion]},
 		} {
 			// Another body has another hash: said once, by the body.
 			if h.got != h.want && (sameBody || h.name != "metadata "+target.MetaSHA256) {
