@@ -290,10 +290,18 @@ func (bc *bucketCache) close() error {
 	return nil
 }
 
-// staleError lists the targets that are stale: exit 4 when others were written or are
-// current, else exit 1.
+// staleError lists the targets that are stale: exit 3 when one of them was refused by the
+// guard, else exit 4 when others were written or are current, else exit 1.
 func staleError(stale []staleTarget, current int) error {
 	msg := fmt.Errorf("%d target(s) stale, %d current (stale targets may still serve the previous document: fix the cause and run publish again):\n%s", len(stale), current, staleLines(stale))
+	// A target whose re-plan after a lost race the guard refused is a refusal, as it would
+	// be without the race: one verdict, one exit code (3), whatever else was written.
+	for _, st := range stale {
+		var ge *publish.GuardError
+		if errors.As(st.err, &ge) {
+			return &codeError{code: exitRefused, err: msg}
+		}
+	}
 	if current == 0 {
 		return msg
 	}

@@ -350,8 +350,16 @@ func TestRacingPublishers(t *testing.T) {
 				if !slices.Contains(kids, kid) {
 					t.Errorf("round %d: publisher %d exited 0 but %s is not in the final document %v\n%s", round, i, kid, kids, stderrs[i])
 				}
-			case 3, 1:
-				refused++ // refused by the guard after a lost race, or lost twice
+			case 3:
+				refused++ // refused by the guard after re-planning a lost race: exit 3, as without the race
+				if !strings.Contains(stderrs[i], "STALE") && !strings.Contains(stderrs[i], "refused") {
+					t.Errorf("round %d: publisher %d exited 3 without saying why:\n%s", round, i, stderrs[i])
+				}
+			case 1:
+				refused++ // lost twice: gives up, nothing of its own written
+				if !strings.Contains(stderrs[i], "lost a second race") {
+					t.Errorf("round %d: publisher %d: exit 1 that is not a second lost race:\n%s", round, i, stderrs[i])
+				}
 			default:
 				t.Errorf("round %d: publisher %d: exit %d\n%s", round, i, code, stderrs[i])
 			}
