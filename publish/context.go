@@ -1,11 +1,7 @@
 package publish
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -89,12 +85,12 @@ func RenderContext(o ContextOptions) ([]ContextFile, error) {
 	}
 	var files []ContextFile
 	add := func(name string, data []byte) {
-		files = append(files, ContextFile{Path: name, Data: data, ModTime: ContentModTime(data)})
+		files = append(files, ContextFile{Path: name, Data: data, ModTime: templates.ContentModTime(data)})
 	}
 	add(templates.Dockerfile, conf[templates.Dockerfile])
 	add(templates.NginxConf, conf[templates.NginxConf])
 	add(ContextJWKS, doc)
-	add(ContextJWKS+".gz", gzipBytes(doc))
+	add(ContextJWKS+".gz", templates.Gzip(doc))
 	if o.Set.Issuer != "" {
 		uri := o.JWKSURI
 		if uri == "" {
@@ -105,7 +101,7 @@ func RenderContext(o ContextOptions) ([]ContextFile, error) {
 			return nil, fmt.Errorf("set %q: %w", o.Set.Name, err)
 		}
 		add(ContextDiscovery, disc)
-		add(ContextDiscovery+".gz", gzipBytes(disc))
+		add(ContextDiscovery+".gz", templates.Gzip(disc))
 	}
 	if o.State != nil {
 		add(ContextState, o.State)
@@ -122,31 +118,6 @@ func jwksURIFor(s *config.SetConfig) string {
 		}
 	}
 	return served.DefaultJWKSURI(s.Issuer)
-}
-
-// gzipBytes compresses deterministically: no name, no timestamp, fixed level, so equal
-// documents give equal .gz files and equal validators.
-func gzipBytes(data []byte) []byte {
-	var b bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&b, gzip.BestCompression) // the level is valid
-	_, _ = w.Write(data)                                  // writes to a bytes.Buffer do not fail
-	_ = w.Close()
-	return b.Bytes()
-}
-
-// modTimeEpoch is the start of the range ContentModTime maps content into.
-var modTimeEpoch = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// ContentModTime is the modification time jwkspub gives a served file: 1990-01-01 plus 30 bits
-// of the content's SHA-256 in seconds (so always between 1990 and early 2024, never in the
-// future). nginx's ETag is "mtime-size"; with the time derived from the content, a new
-// document gets a new ETag even when it has the same length as the old one (a rotation
-// [A,B] → [B,C]), while re-rendering unchanged content keeps the ETag and verifiers' 304s.
-// Two different documents share an ETag only if they have the same length and their hashes
-// agree in 30 bits: a chance of about one in a billion per change.
-func ContentModTime(data []byte) time.Time {
-	sum := sha256.Sum256(data)
-	return modTimeEpoch.Add(time.Duration(binary.BigEndian.Uint32(sum[:4])>>2) * time.Second)
 }
 
 // WriteContext writes files into dir (created if needed): each file atomically, with mode

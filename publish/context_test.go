@@ -70,10 +70,10 @@ func TestRenderContextFiles(t *testing.T) {
 				if !ok {
 					t.Fatalf("no %s", p)
 				}
-				if !f.ModTime.Equal(ContentModTime(f.Data)) {
+				if !f.ModTime.Equal(templates.ContentModTime(f.Data)) {
 					t.Errorf("%s: mtime not derived from content", p)
 				}
-				if f.ModTime.Before(modTimeEpoch) || f.ModTime.After(time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)) {
+				if f.ModTime.Before(templates.ModTimeEpoch) || f.ModTime.After(time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)) {
 					t.Errorf("%s: mtime %v outside 1990..2024", p, f.ModTime)
 				}
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/publish/target"
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/templates"
 )
 
 // Key change actions in a plan.
@@ -130,7 +131,7 @@ func desiredObjects(o PlanOptions, names target.Names, raw, publicURL string) (m
 	meta := map[string]string{target.MetaVersion: o.Version}
 	out := map[string]*Object{names.JWKS: {Name: names.JWKS, Body: doc, CacheControl: cc, ContentType: ct, Metadata: meta}}
 	if names.Gzip != "" {
-		out[names.Gzip] = &Object{Name: names.Gzip, Body: gzipBytes(doc), CacheControl: cc, ContentType: ct, ContentEncoding: "gzip", Metadata: meta}
+		out[names.Gzip] = &Object{Name: names.Gzip, Body: templates.Gzip(doc), CacheControl: cc, ContentType: ct, ContentEncoding: "gzip", Metadata: meta}
 	}
 	if o.Set.Issuer != "" && raw != "" {
 		if !names.WellKnown {

@@ -15,6 +15,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/target/file"
+	"github.com/jwkspub/jwkspub/templates"
 )
 
 // t0 is the fixed clock the rotation tests start at.
@@ -79,7 +80,7 @@ func TestFirstPublishThenUnchanged(t *testing.T) {
 		t.Fatalf("published %s, want %s", doc, want)
 	}
 	gz, err := os.ReadFile(filepath.Join(wk, "jwks.json.gz"))
-	if err != nil || !bytes.Equal(gz, gzipBytes(doc)) {
+	if err != nil || !bytes.Equal(gz, templates.Gzip(doc)) {
 		t.Fatalf("gz sibling: %v", err)
 	}
 	var mtimes []time.Time

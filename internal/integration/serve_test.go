@@ -5,34 +5,21 @@ package integration
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/ed25519"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/jwkspub/jwkspub/internal/testkeys"
 	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
-	"github.com/jwkspub/jwkspub/sources"
 )
 
 // edSet assembles Ed25519 keys made from seeds, with thumbprint kids: such sets encode to
 // the same length whatever the keys, which is what a same-size rotation needs.
-func edSet(t *testing.T, seeds ...byte) *jwks.Set {
-	t.Helper()
-	var keys []sources.Key
-	for _, s := range seeds {
-		pub := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{s}, ed25519.SeedSize)).Public().(ed25519.PublicKey)
-		keys = append(keys, sources.Key{Kty: sources.KtyOKP, Crv: "Ed25519", X: pub, Origin: sources.Origin{Source: fmt.Sprintf("test:%d", s)}})
-	}
-	set, err := jwks.Assemble(keys, jwks.AssembleOptions{KID: jwks.KIDThumbprint})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
-}
+func edSet(t *testing.T, seeds ...byte) *jwks.Set { return testkeys.Thumbprinted(t, seeds...) }
 
 // client is a plain HTTP client that shows the wire as it is: no transparent gzip, no
 // redirects followed.

@@ -7,37 +7,22 @@ package publishtest
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"fmt"
 	"testing"
 	"time"
 
+	"github.com/jwkspub/jwkspub/internal/testkeys"
 	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/target"
-	"github.com/jwkspub/jwkspub/sources"
 )
 
 // Keys returns an Ed25519 set made from seeds, kid "k<seed>", every key from the source spec
 // "file:keys/*.pem", so that a new key supersedes the older ones.
 func Keys(t testing.TB, seeds ...byte) *jwks.Set {
 	t.Helper()
-	var keys []sources.Key
-	for _, s := range seeds {
-		pub := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{s}, ed25519.SeedSize)).Public().(ed25519.PublicKey)
-		keys = append(keys, sources.Key{Kty: sources.KtyOKP, Crv: "Ed25519", X: pub, KID: fmt.Sprintf("k%d", s),
-			Origin: sources.Origin{Source: fmt.Sprintf("file:keys/k%d.pem", s)}})
-	}
-	set, err := jwks.Assemble(keys, jwks.AssembleOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range set.Keys {
-		set.Keys[i].Spec = "file:keys/*.pem"
-	}
-	return set
+	return testkeys.Rot(t, seeds...)
 }
 
 // TargetConformance runs the suite. newTarget returns a fresh, empty target whose JWKS is

@@ -4,8 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -37,7 +35,7 @@ type File struct {
 
 // newFile is a context file with its content-derived time.
 func newFile(p string, data []byte) File {
-	return File{Path: p, Data: data, ModTime: ContentModTime(data)}
+	return File{Path: p, Data: data, ModTime: templates.ContentModTime(data)}
 }
 
 // ImageOptions configure BuildImage.
@@ -56,7 +54,7 @@ type ImageOptions struct {
 
 // dirModTime is the time of the directories in the document layer: fixed, like every other
 // field of the layer, so equal files give an equal layer digest.
-var dirModTime = modTimeEpoch
+var dirModTime = templates.ModTimeEpoch
 
 // BuildImage appends one layer to o.Base holding the files the rendered Dockerfile COPYs, owned
 // by root (uid and gid 0, no names) with mode 0644 in 0755 directories and each file's
@@ -86,7 +84,7 @@ func BuildImage(o ImageOptions) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}
-	created := modTimeEpoch
+	created := templates.ModTimeEpoch
 	for _, e := range entries {
 		if e.ModTime.After(created) {
 			created = e.ModTime
@@ -297,31 +295,4 @@ func imagePath(copies []imageCopy, ctxPath string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// gzipBytes compresses deterministically: no name, no timestamp, fixed level, so equal
-// documents give equal .gz files and equal validators.
-func gzipBytes(data []byte) []byte {
-	var b bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&b, gzip.BestCompression) // the level is valid
-	_, _ = w.Write(data)                                  // writes to a bytes.Buffer do not fail
-	_ = w.Close()
-	return b.Bytes()
-}
-
-// modTimeEpoch is the start of the range ContentModTime maps content into.
-var modTimeEpoch = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// ContentModTime is the modification time jwkspub gives a served file: 1990-01-01 plus 30 bits
-// of the content's SHA-256 in seconds (so always between 1990 and early 2024, never in the
-// future). nginx's ETag is "mtime-size"; with the time derived from the content, a new
-// document gets a new ETag even when it has the same length as the old one (a rotation
-// [A,B] -> [B,C]), while re-rendering unchanged content keeps the ETag and verifiers' 304s.
-// Two different documents share an ETag only if they have the same length and their hashes
-// agree in 30 bits: a chance of about one in a billion per change. `jwkspub render` gives the
-// files it writes the same times, so an image built here and one `docker build` makes of a
-// rendered context serve the same validators.
-func ContentModTime(data []byte) time.Time {
-	sum := sha256.Sum256(data)
-	return modTimeEpoch.Add(time.Duration(binary.BigEndian.Uint32(sum[:4])>>2) * time.Second)
 }

@@ -36,7 +36,7 @@ func objects(jwks, disc, state string) []target.Object {
 	meta := map[string]string{target.MetaVersion: "test"}
 	out := []target.Object{
 		{Name: n.JWKS, Body: []byte(jwks), CacheControl: testCC, ContentType: testCT, Metadata: meta},
-		{Name: n.Gzip, Body: gzipBytes([]byte(jwks)), CacheControl: testCC, ContentType: testCT, ContentEncoding: "gzip", Metadata: meta},
+		{Name: n.Gzip, Body: templates.Gzip([]byte(jwks)), CacheControl: testCC, ContentType: testCT, ContentEncoding: "gzip", Metadata: meta},
 	}
 	if disc != "" {
 		out = append(out, target.Object{Name: n.Discovery, Body: []byte(disc), CacheControl: testCC, ContentType: "application/json", Metadata: meta})
@@ -210,7 +210,7 @@ func TestBuildImageLayer(t *testing.T) {
 		}
 	}
 	// The discovery document's .gz is made here, from the document.
-	if !bytes.Equal(data["srv/jwkspub/html/.well-known/openid-configuration.gz"], gzipBytes([]byte(discOne))) {
+	if !bytes.Equal(data["srv/jwkspub/html/.well-known/openid-configuration.gz"], templates.Gzip([]byte(discOne))) {
 		t.Error("openid-configuration.gz is not the gzip of the discovery document")
 	}
 }
@@ -342,7 +342,7 @@ func BenchmarkBuildImage(b *testing.B) {
 }
 
 func TestLayerFiles(t *testing.T) {
-	mod := modTimeEpoch
+	mod := templates.ModTimeEpoch
 	big := bytes.Repeat([]byte("x"), maxLayerFile+1)
 	tarBytes, err := writeTar([]layerEntry{
 		{Name: "srv/", ModTime: mod},
@@ -365,25 +365,5 @@ func TestLayerFiles(t *testing.T) {
 	// A document above the bound is refused, naming it.
 	if _, err := LayerFiles(layer, nil); err == nil || !strings.Contains(err.Error(), "srv/big.bin") {
 		t.Fatalf("error %v, want one naming srv/big.bin", err)
-	}
-}
-
-// TestContentModTime pins the mapping `jwkspub render` shares: changing it changes every
-// served ETag.
-func TestContentModTime(t *testing.T) {
-	for _, tc := range []struct {
-		data string
-		want string
-	}{
-		{"", "2020-04-06T06:39:12Z"},
-		{jwksOne, ""},
-	} {
-		got := ContentModTime([]byte(tc.data))
-		if got.Before(modTimeEpoch) || got.After(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)) {
-			t.Errorf("%q: %s outside 1990-2024", tc.data, got)
-		}
-		if tc.want != "" && got.Format(time.RFC3339) != tc.want {
-			t.Errorf("%q: %s, want %s", tc.data, got.Format(time.RFC3339), tc.want)
-		}
 	}
 }

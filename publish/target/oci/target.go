@@ -351,7 +351,7 @@ func (t *Target) files(objs map[string]*target.Object) ([]File, map[string]strin
 		files = append(files, newFile(t.names.Gzip, gz.Body))
 	}
 	if disc := objs[t.names.Discovery]; disc != nil {
-		files = append(files, newFile(t.names.Discovery, disc.Body), newFile(t.names.Discovery+target.GzipSuffix, gzipBytes(disc.Body)))
+		files = append(files, newFile(t.names.Discovery, disc.Body), newFile(t.names.Discovery+target.GzipSuffix, templates.Gzip(disc.Body)))
 	}
 	if st := objs[t.names.State]; st != nil {
 		files = append(files, newFile(t.names.State, st.Body))

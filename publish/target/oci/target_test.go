@@ -199,7 +199,7 @@ func TestWriteReadBack(t *testing.T) {
 	if !strings.Contains(conf, `add_header Cache-Control "`+testCC+`"`) || !strings.Contains(conf, "location = /.well-known/openid-configuration") {
 		t.Errorf("nginx.conf in the image does not serve these headers and the discovery document:\n%s", conf)
 	}
-	if !bytes.Equal(data["srv/jwkspub/html/.well-known/openid-configuration.gz"], gzipBytes([]byte(discOne))) {
+	if !bytes.Equal(data["srv/jwkspub/html/.well-known/openid-configuration.gz"], templates.Gzip([]byte(discOne))) {
 		t.Error("the image's openid-configuration.gz is not the discovery document's")
 	}
 
@@ -437,7 +437,7 @@ func TestWriteRefused(t *testing.T) {
 			return o
 		}, "fix: give it those headers"},
 		{"gzip of another document", func(o []target.Object) []target.Object {
-			o[1].Body = gzipBytes([]byte(jwksTwo))
+			o[1].Body = templates.Gzip([]byte(jwksTwo))
 			return o
 		}, "object html/.well-known/jwks.json.gz is not the gzip of html/.well-known/jwks.json"},
 		{"gzip not gzip", func(o []target.Object) []target.Object {
