@@ -41,6 +41,20 @@ type StateKey struct {
 	Superseded *time.Time `json:"superseded,omitempty"`
 	// Retired is when the kid left the published document.
 	Retired *time.Time `json:"retired,omitempty"`
+	// Version is the key's place in its source's order (sources.Key.Order: the Transit or KV
+	// version, the position in file order); higher is newer, 0 when the source has no order
+	// or the state predates it. Optional, so states without it read as before.
+	Version int `json:"version,omitempty"`
+	// RemovalAllowed records the operator's --allow-removal that let this kid go although the
+	// guard's timing or count rules said no. Optional, as Version.
+	RemovalAllowed *Override `json:"removal_allowed,omitempty"`
+}
+
+// Override is an operator's decision recorded in the state: who made it and when.
+type Override struct {
+	// By names who allowed it: the CI actor, or the local user, as the caller reports it.
+	By string    `json:"by"`
+	At time.Time `json:"at"`
 }
 
 // Live reports whether the kid is still published.

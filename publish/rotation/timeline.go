@@ -38,6 +38,10 @@ type KeyTimeline struct {
 	// --allow-removal (no successor, or no max_token_lifetime).
 	RemovableFrom *time.Time `json:"removable_from,omitempty"`
 	Retired       *time.Time `json:"retired,omitempty"`
+	// Version is the key's place in its source's order (StateKey.Version), 0 when unknown.
+	Version int `json:"version,omitempty"`
+	// RemovalAllowed is the recorded --allow-removal that removed the kid, if any.
+	RemovalAllowed *Override `json:"removal_allowed,omitempty"`
 }
 
 // TimelineOf builds the timeline of set at target from the target's state and live document
