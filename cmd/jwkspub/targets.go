@@ -290,6 +290,19 @@ func (bc *bucketCache) close() error {
 	return nil
 }
 
+// staleList is the stale targets as the library names them, for reports.
+func (p *planned) staleList() []publish.Stale {
+	return staleOf(p.stale)
+}
+
+func staleOf(in []staleTarget) []publish.Stale {
+	out := make([]publish.Stale, 0, len(in))
+	for _, s := range in {
+		out = append(out, publish.Stale{Set: s.set, Target: s.target, Err: s.err})
+	}
+	return out
+}
+
 // staleError lists the targets that are stale: exit 3 when one of them was refused by the
 // guard, else exit 4 when others were written or are current, else exit 1.
 func staleError(stale []staleTarget, current int) error {

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -53,26 +52,6 @@ func WritePlanText(w io.Writer, plans []*publish.Plan) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// PlanReport is the JSON form of a diff: every plan and whether any would change something.
-type PlanReport struct {
-	Changed bool            `json:"changed"`
-	Plans   []*publish.Plan `json:"plans"`
-}
-
-// WritePlanJSON writes plans as an indented PlanReport.
-func WritePlanJSON(w io.Writer, plans []*publish.Plan) error {
-	r := PlanReport{Plans: plans}
-	if r.Plans == nil {
-		r.Plans = []*publish.Plan{}
-	}
-	for _, p := range plans {
-		r.Changed = r.Changed || p.Changed()
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
 }
 
 // WritePlanMarkdown writes the Markdown summary for a CI step summary (GitHub's
@@ -129,17 +108,17 @@ func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "`", "'", "\n", " ").Replace(s)
 }
 
-// WriteTimelineText prints timelines for people: one line per kid with its dates, and the kid
-// to sign with now.
+// WriteTimelineText prints timelines for people: one line per kid with its dates, each with
+// how far it is from the timeline's time ("in 6m", "3h ago"), and the kid to sign with now.
 func WriteTimelineText(w io.Writer, tls []*rotation.Timeline) error {
 	var b strings.Builder
-	day := func(t *time.Time) string {
-		if t == nil || t.IsZero() {
-			return "-"
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
 	for _, tl := range tls {
+		day := func(t *time.Time) string {
+			if t == nil || t.IsZero() {
+				return "-"
+			}
+			return t.UTC().Format(time.RFC3339) + " (" + relative(*t, tl.Now) + ")"
+		}
 		fmt.Fprintf(&b, "set %q -> %s\n", tl.Set, tl.Target)
 		mtl := tl.MaxTokenLifetime
 		if mtl == "" {
@@ -156,7 +135,7 @@ func WriteTimelineText(w io.Writer, tls []*rotation.Timeline) error {
 				state = "not live"
 			}
 			if k.Retired != nil {
-				state = "retired " + day(k.Retired)
+				state = "retired " + k.Retired.UTC().Format(time.RFC3339) + ", " + relative(*k.Retired, tl.Now)
 			}
 			removable := day(k.RemovableFrom)
 			if k.RemovableFrom == nil && k.Retired == nil {
@@ -180,4 +159,37 @@ func WriteTimelineText(w io.Writer, tls []*rotation.Timeline) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// relative says how far t is from now in at most two units: "in 6m", "3h 20m ago", "1d 2h
+// ago", "now". A person reading status wants to know whether to wait minutes or days; the
+// exact time is beside it.
+func relative(t, now time.Time) string {
+	d := t.Sub(now)
+	if d > -time.Second && d < time.Second {
+		return "now"
+	}
+	a := d.Abs()
+	var s string
+	switch {
+	case a >= 24*time.Hour:
+		s = twoUnits(int64(a/(24*time.Hour)), "d", int64(a%(24*time.Hour)/time.Hour), "h")
+	case a >= time.Hour:
+		s = twoUnits(int64(a/time.Hour), "h", int64(a%time.Hour/time.Minute), "m")
+	case a >= time.Minute:
+		s = twoUnits(int64(a/time.Minute), "m", int64(a%time.Minute/time.Second), "s")
+	default:
+		s = fmt.Sprintf("%ds", int64(a/time.Second))
+	}
+	if d > 0 {
+		return "in " + s
+	}
+	return s + " ago"
+}
+
+func twoUnits(n int64, unit string, m int64, sub string) string {
+	if m == 0 {
+		return fmt.Sprintf("%d%s", n, unit)
+	}
+	return fmt.Sprintf("%d%s %d%s", n, unit, m, sub)
 }
