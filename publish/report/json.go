@@ -82,8 +82,13 @@ type PlanReport struct {
 	Overridden []publish.GuardViolation `json:"overridden"`
 	Plans      []PlanEntry              `json:"plans"`
 	Stale      []Stale                  `json:"stale"`
-	// Results is publish's outcome at each target, stale ones last.
-	Results []PublishResult `json:"results,omitempty"`
+}
+
+// PublishReport is the JSON output of publish: a PlanReport, and the outcome at each target.
+type PublishReport struct {
+	PlanReport
+	// Results is the outcome at each target, stale ones last; empty when refused.
+	Results []PublishResult `json:"results"`
 }
 
 // NewPlanReport is the report of a diff (or publish --dry-run): the plans and the verdict,
@@ -103,20 +108,19 @@ func NewPlanReport(plans []*publish.Plan, v publish.Verdict, stale []publish.Sta
 // anything was written (a refused run wrote nothing), and Results says what happened where.
 // Refusals of re-plans after a lost race are in the stale targets' errors (*GuardError) and
 // count as the verdict's too.
-func NewPublishReport(plans []*publish.Plan, v publish.Verdict, stale []publish.Stale, results []PublishResult) *PlanReport {
+func NewPublishReport(plans []*publish.Plan, v publish.Verdict, stale []publish.Stale, results []PublishResult) *PublishReport {
 	for _, s := range stale {
 		if ge, ok := asGuardError(s.Err); ok {
 			v.Refused = append(v.Refused, ge.Violations...)
 			v.Overridden = append(v.Overridden, ge.Overridden...)
 		}
 	}
-	r := NewPlanReport(plans, v, stale)
+	r := &PublishReport{PlanReport: *NewPlanReport(plans, v, stale), Results: results}
 	r.Command = "publish"
 	r.Changed = false
 	for _, res := range results {
 		r.Changed = r.Changed || res.Outcome == OutcomePublished
 	}
-	r.Results = results
 	if r.Results == nil {
 		r.Results = []PublishResult{}
 	}
