@@ -123,7 +123,11 @@ func runVerify(c *cli.Context, e env) error {
 			}
 			return &codeError{code: exitChanges, err: fmt.Errorf("set %q: %s", setName, d)}
 		}
-		fmt.Fprintln(e.stderr, d.String())
+		if c.String("log-format") == "json" {
+			logger.Info(d.String())
+		} else {
+			fmt.Fprintln(e.stderr, d.String())
+		}
 		// What was served is exactly these bytes: check them rather than fetch again.
 		doc, origin = served, sources.Origin{Source: rawURL}
 	}
