@@ -336,8 +336,8 @@ func staleLines(stale []staleTarget) string {
 }
 
 // appendSummary appends Markdown to the CI step summary file, when one is given: the plans,
-// then the stale targets, so a reviewer sees both in the run's summary.
-func appendSummary(path, title string, plans []*publish.Plan, stale []staleTarget) error {
+// the guard's verdict, then the stale targets, so a reviewer sees all in the run's summary.
+func appendSummary(path, title string, plans []*publish.Plan, v publish.Verdict, stale []staleTarget) error {
 	if path == "" {
 		return nil
 	}
@@ -346,6 +346,10 @@ func appendSummary(path, title string, plans []*publish.Plan, stale []staleTarge
 		return fmt.Errorf("step summary: %w", err)
 	}
 	if err := report.WritePlanMarkdown(f, title, plans); err != nil {
+		f.Close()
+		return fmt.Errorf("step summary: %w", err)
+	}
+	if err := report.WriteVerdictMarkdown(f, v); err != nil {
 		f.Close()
 		return fmt.Errorf("step summary: %w", err)
 	}

@@ -103,6 +103,37 @@ func WritePlanMarkdown(w io.Writer, title string, plans []*publish.Plan) error {
 	return err
 }
 
+// WriteVerdictMarkdown adds the rotation guard's verdict to a CI summary: every refusal with
+// its rule and fix (nothing was written), and what the overrides let through. Nothing when
+// the guard had nothing to say.
+func WriteVerdictMarkdown(w io.Writer, v publish.Verdict) error {
+	var b strings.Builder
+	list := func(vs []publish.GuardViolation) {
+		for _, x := range vs {
+			fmt.Fprintf(&b, "- **%s** → `%s`: ", mdEscape(x.Set), x.Target)
+			if x.KID != "" {
+				fmt.Fprintf(&b, "`%s` ", mdEscape(x.KID))
+			}
+			fmt.Fprintf(&b, "**%s**: %s (fix: %s)", x.Rule, mdEscape(x.Detail), mdEscape(x.Fix))
+			if x.OverriddenBy != "" {
+				fmt.Fprintf(&b, ", overridden by `--%s`", x.OverriddenBy)
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+	if len(v.Refused) > 0 {
+		fmt.Fprintf(&b, "**Refused by the rotation guard, nothing written** (%d violation(s)):\n\n", len(v.Refused))
+		list(v.Refused)
+	}
+	if len(v.Overridden) > 0 {
+		b.WriteString("**Let through by an override:**\n\n")
+		list(v.Overridden)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
 // mdEscape keeps kids and sources from breaking a Markdown table.
 func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "`", "'", "\n", " ").Replace(s)

@@ -135,6 +135,15 @@ func TestRefusedPlanGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.Check(t, "plan-refused.json", out.Bytes())
+	out.Reset()
+	if err := WriteVerdictMarkdown(&out, v); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "verdict-refused.md", out.Bytes())
+	out.Reset()
+	if err := WriteVerdictMarkdown(&out, publish.Verdict{}); err != nil || out.Len() != 0 {
+		t.Errorf("an empty verdict wrote %q (%v)", out.String(), err)
+	}
 }
 
 func TestRelative(t *testing.T) {
