@@ -20,7 +20,7 @@ type GuardOptions struct {
 	Logger *slog.Logger
 }
 
-// GuardViolation is one reason the guard refuses a plan.
+// GuardViolation is one reason the guard refuses a plan, or one it let through.
 type GuardViolation struct {
 	Set    string `json:"set"`
 	Target string `json:"target"`
@@ -28,7 +28,16 @@ type GuardViolation struct {
 	Rule   string `json:"rule"`
 	Detail string `json:"detail"`
 	Fix    string `json:"fix"`
+	// OverriddenBy names the override that let the violation through (OverrideForce or
+	// OverrideAllowRemoval); empty for a refusal.
+	OverriddenBy string `json:"overridden_by,omitempty"`
 }
+
+// Overrides of the rotation guard, as GuardViolation.OverriddenBy names them.
+const (
+	OverrideForce        = "force"
+	OverrideAllowRemoval = "allow-removal"
+)
 
 func (v GuardViolation) String() string {
 	var b strings.Builder
@@ -44,29 +53,73 @@ func (v GuardViolation) String() string {
 // written when it is returned.
 type GuardError struct {
 	Violations []GuardViolation
+	// Overridden lists what the overrides let through in the same judgement.
+	Overridden []GuardViolation
 }
 
 func (e *GuardError) Error() string {
 	return sources.Listed(fmt.Sprintf("refused by the rotation guard, nothing written: %d violation(s)", len(e.Violations)), e.Violations)
 }
 
-// Guard checks every plan against the rotation rules (rotation.Check, which documents them)
-// and returns a *GuardError listing every violation no override covers, or nil. It is pure
-// apart from logging overrides: AllowRemoval covers the timing and count rules for the kids it
-// names; Force covers all but the empty set.
-func Guard(plans []*Plan, o GuardOptions) error {
+// Verdict is the rotation guard's judgement of a run's plans: what it refuses, and what the
+// operator's overrides let through. Reports carry both, so a machine reading the output sees
+// the same verdict a person reads on stderr.
+type Verdict struct {
+	// Refused lists every violation no override covers: when it is not empty, nothing may be
+	// written to any target.
+	Refused []GuardViolation
+	// Overridden lists every violation --force or --allow-removal covered.
+	Overridden []GuardViolation
+}
+
+// Err returns the verdict's refusal as a *GuardError, or nil when nothing is refused.
+func (v Verdict) Err() error {
+	if len(v.Refused) == 0 {
+		return nil
+	}
+	return &GuardError{Violations: v.Refused, Overridden: v.Overridden}
+}
+
+// Refuses reports whether the verdict refuses something of the plan of set at target.
+func (v Verdict) Refuses(set, target string) bool {
+	for _, r := range v.Refused {
+		if r.Set == set && r.Target == target {
+			return true
+		}
+	}
+	return false
+}
+
+// Judge checks every plan against the rotation rules (rotation.Check, which documents them)
+// and returns the verdict: each violation either refused or overridden. AllowRemoval covers
+// the timing and count rules for the kids it names; Force covers all but the empty set. It is
+// pure apart from logging the overrides.
+func Judge(plans []*Plan, o GuardOptions) Verdict {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var out []GuardViolation
+	var out Verdict
 	for _, p := range plans {
-		refused, overridden := rotation.Check(p.guardInput(), o.AllowRemoval, o.Force)
-		for _, v := range overridden {
-			log.Warn("rotation guard overridden by --force", "set", p.Set, "target", p.Target, "kid", v.KID, "rule", v.Rule, "detail", v.Detail)
-		}
-		for _, v := range refused {
-			out = append(out, GuardViolation{Set: p.Set, Target: p.Target, KID: v.KID, Rule: v.Rule, Detail: v.Detail, Fix: v.Fix})
+		in := p.guardInput()
+		// Judged three times: with no override (every rule broken), with --allow-removal alone,
+		// and with both; a violation's fate is where it drops out.
+		all, _ := rotation.Check(in, nil, false)
+		afterAllow, _ := rotation.Check(in, o.AllowRemoval, false)
+		refused, _ := rotation.Check(in, o.AllowRemoval, o.Force)
+		for _, v := range all {
+			gv := GuardViolation{Set: p.Set, Target: p.Target, KID: v.KID, Rule: v.Rule, Detail: v.Detail, Fix: v.Fix}
+			switch {
+			case slices.Contains(refused, v):
+				out.Refused = append(out.Refused, gv)
+			case slices.Contains(afterAllow, v):
+				gv.OverriddenBy = OverrideForce
+				out.Overridden = append(out.Overridden, gv)
+				log.Warn("rotation guard overridden by --force", "set", p.Set, "target", p.Target, "kid", v.KID, "rule", v.Rule, "detail", v.Detail)
+			default:
+				gv.OverriddenBy = OverrideAllowRemoval
+				out.Overridden = append(out.Overridden, gv)
+			}
 		}
 	}
 	for _, kid := range o.AllowRemoval {
@@ -80,10 +133,13 @@ func Guard(plans []*Plan, o GuardOptions) error {
 			log.Warn("--allow-removal names a kid no plan removes", "kid", kid)
 		}
 	}
-	if len(out) > 0 {
-		return &GuardError{Violations: out}
-	}
-	return nil
+	return out
+}
+
+// Guard is Judge for callers that need only the refusal: a *GuardError listing every
+// violation no override covers, or nil.
+func Guard(plans []*Plan, o GuardOptions) error {
+	return Judge(plans, o).Err()
 }
 
 // guardInput is what the rotation rules judge of p.

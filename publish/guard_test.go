@@ -246,3 +246,61 @@ func TestPlanAgainst(t *testing.T) {
 		}
 	}
 }
+
+// TestJudgeVerdict checks that the verdict names what each override let through, and that
+// Guard refuses exactly what Judge refuses.
+func TestJudgeVerdict(t *testing.T) {
+	type fate struct{ kid, rule, by string }
+	tests := []struct {
+		name       string
+		keys       []byte
+		guard      GuardOptions
+		refused    []fate
+		overridden []fate
+	}{
+		{name: "nothing broken", keys: []byte{1, 2, 3}},
+		{name: "refused", keys: []byte{2}, refused: []fate{{"k1", rotation.RuleTooEarly, ""}}},
+		{name: "allowed by name", keys: []byte{2}, guard: GuardOptions{AllowRemoval: []string{"k1"}},
+			overridden: []fate{{"k1", rotation.RuleTooEarly, OverrideAllowRemoval}}},
+		{name: "forced", keys: []byte{2}, guard: GuardOptions{Force: true},
+			overridden: []fate{{"k1", rotation.RuleTooEarly, OverrideForce}}},
+		{name: "swap: force covers what allow-removal does not", keys: []byte{3}, guard: GuardOptions{Force: true, AllowRemoval: []string{"k1", "k2"}},
+			overridden: []fate{{"", rotation.RuleNoSharedKey, OverrideForce}, {"", rotation.RuleTooManyRemove, OverrideAllowRemoval},
+				{"k1", rotation.RuleTooEarly, OverrideAllowRemoval}, {"k2", rotation.RuleNoSuccessor, OverrideAllowRemoval}}},
+		{name: "swap: allow-removal alone", keys: []byte{3}, guard: GuardOptions{AllowRemoval: []string{"k1", "k2"}},
+			refused:    []fate{{"", rotation.RuleNoSharedKey, ""}},
+			overridden: []fate{{"", rotation.RuleTooManyRemove, OverrideAllowRemoval}, {"k1", rotation.RuleTooEarly, OverrideAllowRemoval}, {"k2", rotation.RuleNoSuccessor, OverrideAllowRemoval}}},
+	}
+	fates := func(vs []GuardViolation) []fate {
+		var out []fate
+		for _, v := range vs {
+			out = append(out, fate{v.KID, v.Rule, v.OverriddenBy})
+		}
+		return out
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testSet("prod")
+			tg := rotated(t, cfg)
+			p, err := PlanTarget(context.Background(), tg, PlanOptions{Set: cfg, Keys: rotKeys(t, tt.keys...), Now: t0.Add(2 * time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := Judge([]*Plan{p}, tt.guard)
+			if got := fates(v.Refused); !slices.Equal(got, tt.refused) {
+				t.Errorf("refused %v, want %v", got, tt.refused)
+			}
+			if got := fates(v.Overridden); !slices.Equal(got, tt.overridden) {
+				t.Errorf("overridden %v, want %v", got, tt.overridden)
+			}
+			if v.Refuses(p.Set, p.Target) != (len(tt.refused) > 0) {
+				t.Errorf("Refuses = %v with %d refused", v.Refuses(p.Set, p.Target), len(tt.refused))
+			}
+			err = Guard([]*Plan{p}, tt.guard)
+			var ge *GuardError
+			if (err != nil) != (len(tt.refused) > 0) || (err != nil && (!errors.As(err, &ge) || !slices.Equal(ge.Violations, v.Refused))) {
+				t.Errorf("Guard = %v, verdict refuses %v", err, v.Refused)
+			}
+		})
+	}
+}

@@ -138,15 +138,17 @@ type Result struct {
 	Err error
 }
 
-// Publish runs the guard over every plan at once (one refusal stops every target: a
-// *GuardError and nothing written), then writes the changed plans in parallel, each
-// re-planned and re-guarded once if it lost a race. Results are in plan order.
-func (r *Runner) Publish(ctx context.Context, plans []*Plan, g GuardOptions) ([]Result, error) {
+// Publish runs the guard over every plan at once and returns its verdict (one refusal stops
+// every target: the verdict's *GuardError and nothing written), then writes the changed plans
+// in parallel, each re-planned and re-guarded once if it lost a race. Results are in plan
+// order.
+func (r *Runner) Publish(ctx context.Context, plans []*Plan, g GuardOptions) ([]Result, Verdict, error) {
 	if g.Logger == nil {
 		g.Logger = r.Logger
 	}
-	if err := Guard(plans, g); err != nil {
-		return nil, err
+	v := Judge(plans, g)
+	if err := v.Err(); err != nil {
+		return nil, v, err
 	}
 	results := make([]Result, len(plans))
 	r.inParallel(len(plans), func(i int) {
@@ -163,7 +165,7 @@ func (r *Runner) Publish(ctx context.Context, plans []*Plan, g GuardOptions) ([]
 		}
 		results[i].Plan, results[i].Written = applied, applied.Changed()
 	})
-	return results, nil
+	return results, v, nil
 }
 
 // inParallel calls f(0..n-1) with at most Parallel calls running, and returns when all have

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -95,7 +96,7 @@ func TestRunner(t *testing.T) {
 		if fmt.Sprint(got) != "[a a1 a a2 b b1]" || len(pl.Stale) != 1 || pl.Stale[0].Target != "file:///dev/null/x/jwks.json" {
 			t.Fatalf("plans %v, stale %+v", got, pl.Stale)
 		}
-		res, err := r.Publish(ctx, pl.Plans, GuardOptions{})
+		res, _, err := r.Publish(ctx, pl.Plans, GuardOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +107,7 @@ func TestRunner(t *testing.T) {
 		}
 		// Again: nothing to write anywhere.
 		pl, _ = r.Plan(ctx, sets[1:], t0)
-		res, _ = r.Publish(ctx, pl.Plans, GuardOptions{})
+		res, _, _ = r.Publish(ctx, pl.Plans, GuardOptions{})
 		if len(res) != 1 || res[0].Written {
 			t.Errorf("unchanged run wrote: %+v", res)
 		}
@@ -116,15 +117,19 @@ func TestRunner(t *testing.T) {
 		r := testRunner(t, keys)
 		sets := []config.SetConfig{set("a", url("r1")), set("b", url("r2"))}
 		pl, _ := r.Plan(ctx, sets, t0)
-		if _, err := r.Publish(ctx, pl.Plans, GuardOptions{}); err != nil {
+		if _, _, err := r.Publish(ctx, pl.Plans, GuardOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		r2 := testRunner(t, map[string][]sources.Key{"a": sourceKeys(t, 1, 3), "b": sourceKeys(t, 4)})
 		pl, _ = r2.Plan(ctx, sets, t0)
-		_, err := r2.Publish(ctx, pl.Plans, GuardOptions{})
+		_, v, err := r2.Publish(ctx, pl.Plans, GuardOptions{})
 		var ge *GuardError
 		if !errors.As(err, &ge) {
 			t.Fatalf("got %v, want the guard's refusal of b's key swap", err)
+		}
+		// The verdict the reports print is the refusal's: b refused, a not.
+		if !slices.Equal(ge.Violations, v.Refused) || !v.Refuses("b", pl.Plans[1].Target) || v.Refuses("a", pl.Plans[0].Target) {
+			t.Errorf("verdict %+v, error %+v", v, ge.Violations)
 		}
 		// a's addition was not written either.
 		pl, _ = r2.Plan(ctx, sets[:1], t0)

@@ -34,11 +34,17 @@ type env struct {
 	// atExit collects what run does after the command, whatever its outcome (revoking a Vault
 	// token jwkspub logged in for). run sets it.
 	atExit *[]func(context.Context)
+	// diag is where run reports its own messages on stderr (the final error); run sets it
+	// when the caller has not.
+	diag *stderrLog
 }
 
 // run executes jwkspub with args and returns the exit code.
 func run(ctx context.Context, args []string, e env) int {
 	e.atExit = new([]func(context.Context))
+	if e.diag == nil {
+		e.diag = newStderrLog(e.stderr, logFormatOf(args, e.lookup) == "json")
+	}
 	app := newApp(e)
 	err := app.RunContext(ctx, args)
 	// Cleanups run even after an interrupt, briefly: a token left valid is worse than a
@@ -55,10 +61,7 @@ func run(ctx context.Context, args []string, e env) int {
 	cancel()
 	code := exitCode(err)
 	if err != nil && err.Error() != "" {
-		fmt.Fprintf(e.stderr, "jwkspub: %v\n", err)
-		if code == exitUsage {
-			fmt.Fprintln(e.stderr, "run 'jwkspub help' for usage")
-		}
+		e.diag.sayError(err, code)
 	}
 	return code
 }

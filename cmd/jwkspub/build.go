@@ -12,6 +12,7 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/report"
 )
 
 func buildCommand(e env) *cli.Command {
@@ -70,7 +71,13 @@ func reportBuild(w io.Writer, format, name, path string, doc []byte, set *jwks.S
 		for i, k := range set.Keys {
 			keys[i] = key{KID: k.KID, Kty: k.Kty, Alg: k.Alg, Source: k.Origin.String()}
 		}
-		return writeJSON(w, map[string]any{"set": name, "output": path, "sha256": hex.EncodeToString(sum[:]), "keys": keys})
+		return report.WriteJSON(w, struct {
+			report.Header
+			Set    string `json:"set"`
+			Output string `json:"output"`
+			SHA256 string `json:"sha256"`
+			Keys   []key  `json:"keys"`
+		}{report.NewHeader("build"), name, path, hex.EncodeToString(sum[:]), keys})
 	}
 	// One line per key: buffered, or a set of ten thousand keys costs ten thousand writes.
 	bw := bufio.NewWriter(w)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/jwkspub/jwkspub/publish"
@@ -53,19 +55,31 @@ func runPlan(c *cli.Context, e env, detailed bool) error {
 		return err
 	}
 	defer pl.close()
-	if err := printPlans(e, g.format, pl.plans); err != nil {
+	// The verdict is judged before anything is printed, so the JSON carries it; against a URL
+	// there is no state to judge by.
+	var verdict publish.Verdict
+	if against == "" {
+		verdict = publish.Judge(pl.plans, publish.GuardOptions{AllowRemoval: c.StringSlice("allow-removal"), Force: c.Bool("force"), Logger: g.logger})
+	}
+	if g.format == "json" {
+		if err := report.WriteJSON(e.stdout, report.NewPlanReport(pl.plans, verdict, pl.staleList())); err != nil {
+			return err
+		}
+	} else if err := report.WritePlanText(e.stdout, pl.plans); err != nil {
 		return err
 	}
-	if err := appendSummary(c.String("step-summary"), "jwkspub diff", pl.plans, pl.stale); err != nil {
+	if err := appendSummary(c.String("step-summary"), "jwkspub diff", pl.plans, verdict, pl.stale); err != nil {
 		return err
+	}
+	// A refusal decides the exit code over stale targets, as in publish: one verdict, one code.
+	if gerr := verdict.Err(); gerr != nil {
+		if len(pl.stale) > 0 {
+			return &codeError{code: exitRefused, err: errors.Join(gerr, staleError(pl.stale, 0))}
+		}
+		return gerr
 	}
 	if len(pl.stale) > 0 {
 		return staleError(pl.stale, 0)
-	}
-	if against == "" {
-		if err := publish.Guard(pl.plans, publish.GuardOptions{AllowRemoval: c.StringSlice("allow-removal"), Force: c.Bool("force"), Logger: g.logger}); err != nil {
-			return err
-		}
 	}
 	if detailed && c.Bool("detailed-exitcode") {
 		for _, p := range pl.plans {
@@ -75,11 +89,4 @@ func runPlan(c *cli.Context, e env, detailed bool) error {
 		}
 	}
 	return nil
-}
-
-func printPlans(e env, format string, plans []*publish.Plan) error {
-	if format == "json" {
-		return report.WritePlanJSON(e.stdout, plans)
-	}
-	return report.WritePlanText(e.stdout, plans)
 }

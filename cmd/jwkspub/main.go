@@ -5,7 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -37,20 +37,21 @@ func runProcess(args []string, e env) int {
 	defer signal.Stop(sigs)
 	done := make(chan struct{})
 	defer close(done)
-	go watchSignals(sigs, done, cancel, e.stderr, interruptGrace, os.Exit)
+	e.diag = newStderrLog(e.stderr, logFormatOf(args, e.lookup) == "json")
+	go watchSignals(sigs, done, cancel, e.diag, interruptGrace, os.Exit)
 	return run(ctx, args, e)
 }
 
 // watchSignals cancels the run at the first signal and calls exit if it has not ended (done)
 // within grace or at a second signal.
-func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, cancel func(), stderr io.Writer, grace time.Duration, exit func(int)) {
+func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, cancel func(), stderr *stderrLog, grace time.Duration, exit func(int)) {
 	var sig os.Signal
 	select {
 	case sig = <-sigs:
 	case <-done:
 		return
 	}
-	fmt.Fprintf(stderr, "jwkspub: %s received: stopping\n", signalName(sig))
+	stderr.say(slog.LevelWarn, signalName(sig)+" received: stopping")
 	cancel()
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
@@ -58,9 +59,9 @@ func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, cancel func(), st
 	case <-done:
 		return
 	case again := <-sigs:
-		fmt.Fprintf(stderr, "jwkspub: %s received again: exiting now\n", signalName(again))
+		stderr.say(slog.LevelError, signalName(again)+" received again: exiting now")
 	case <-timer.C:
-		fmt.Fprintf(stderr, "jwkspub: still blocked %v after %s (a system call the cancellation cannot interrupt): exiting now\n", grace, signalName(sig))
+		stderr.say(slog.LevelError, fmt.Sprintf("still blocked %v after %s (a system call the cancellation cannot interrupt): exiting now", grace, signalName(sig)))
 	}
 	exit(exitError)
 }

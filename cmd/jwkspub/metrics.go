@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -51,7 +52,7 @@ func withMetrics(cmd *cli.Command, e env) *cli.Command {
 				return fmt.Errorf("metrics file: %w", merr)
 			}
 			// The run's own error decides the exit code; this one is still worth seeing.
-			fmt.Fprintf(e.stderr, "jwkspub: metrics file: %v\n", merr)
+			e.diag.say(slog.LevelError, fmt.Sprintf("metrics file: %v", merr))
 		}
 		return err
 	}

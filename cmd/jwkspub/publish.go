@@ -1,24 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/report"
 )
-
-// publishResult is one target's outcome.
-type publishResult struct {
-	Set     string `json:"set"`
-	Target  string `json:"target"`
-	Outcome string `json:"outcome"` // unchanged, published or stale
-	// Digest is, for an oci:// target, the image digest the tag names: the pushed one, or
-	// the live one when unchanged.
-	Digest string        `json:"digest,omitempty"`
-	Error  string        `json:"error,omitempty"`
-	Plan   *publish.Plan `json:"plan,omitempty"`
-}
 
 func publishCommand(e env) *cli.Command {
 	return &cli.Command{
@@ -42,22 +32,34 @@ func publishCommand(e env) *cli.Command {
 			defer pl.close()
 			// The guard sees every plan before anything is written: one refusal stops all.
 			gopts := publish.GuardOptions{AllowRemoval: c.StringSlice("allow-removal"), Force: c.Bool("force"), Logger: g.logger}
-			res, err := pl.runner.Publish(c.Context, pl.plans, gopts)
-			if err != nil {
-				_ = printPlans(e, g.format, pl.plans)
+			res, verdict, err := pl.runner.Publish(c.Context, pl.plans, gopts)
+			var ge *publish.GuardError
+			if errors.As(err, &ge) {
+				// Refused, nothing written: the plans and the verdict, in JSON too.
+				if g.format == "json" {
+					_ = report.WriteJSON(e.stdout, report.NewPublishReport(pl.plans, verdict, pl.staleList(), nil))
+				} else {
+					_ = report.WritePlanText(e.stdout, pl.plans)
+				}
+				if serr := appendSummary(c.String("step-summary"), "jwkspub publish", pl.plans, verdict, pl.stale); serr != nil {
+					g.logger.Error("could not write the step summary", "err", serr)
+				}
 				return err
 			}
-			var results []publishResult
+			if err != nil {
+				return err
+			}
+			var results []report.PublishResult
 			current := 0
 			for i, p := range pl.plans {
-				r := publishResult{Set: p.Set, Target: p.Target, Outcome: "unchanged", Plan: p, Digest: p.Digest}
+				r := report.PublishResult{Set: p.Set, Target: p.Target, Outcome: report.OutcomeUnchanged, Plan: p, Digest: p.Digest}
 				if err := res[i].Err; err != nil {
 					pl.stale = append(pl.stale, staleTarget{set: p.Set, target: p.Target, err: err})
 					continue
 				}
 				if res[i].Written {
 					r.Plan, r.Digest = res[i].Plan, res[i].Plan.Digest
-					r.Outcome = "published"
+					r.Outcome = report.OutcomePublished
 					attrs := []any{"set", p.Set, "target", p.Target}
 					if r.Digest != "" { // targets with a content digest (images)
 						attrs = append(attrs, "digest", r.Digest)
@@ -68,12 +70,24 @@ func publishCommand(e env) *cli.Command {
 				results = append(results, r)
 			}
 			for _, s := range pl.stale {
-				results = append(results, publishResult{Set: s.set, Target: s.target, Outcome: "stale", Error: s.err.Error()})
+				results = append(results, report.PublishResult{Set: s.set, Target: s.target, Outcome: report.OutcomeStale, Error: s.err.Error()})
 			}
-			if err := printResults(e, g.format, results); err != nil {
-				return err
+			if g.format == "json" {
+				// The plans applied: after a lost race, the re-plan.
+				applied := make([]*publish.Plan, len(pl.plans))
+				for i, p := range pl.plans {
+					applied[i] = p
+					if res[i].Plan != nil {
+						applied[i] = res[i].Plan
+					}
+				}
+				if err := report.WriteJSON(e.stdout, report.NewPublishReport(applied, verdict, pl.staleList(), results)); err != nil {
+					return err
+				}
+			} else {
+				printResults(e, results)
 			}
-			if err := appendSummary(c.String("step-summary"), "jwkspub publish", pl.plans, pl.stale); err != nil {
+			if err := appendSummary(c.String("step-summary"), "jwkspub publish", pl.plans, verdict, pl.stale); err != nil {
 				return err
 			}
 			if len(pl.stale) > 0 {
@@ -84,25 +98,18 @@ func publishCommand(e env) *cli.Command {
 	}
 }
 
-func printResults(e env, format string, results []publishResult) error {
-	if format == "json" {
-		if results == nil {
-			results = []publishResult{}
-		}
-		return writeJSON(e.stdout, map[string]any{"results": results})
-	}
+func printResults(e env, results []report.PublishResult) {
 	for _, r := range results {
 		switch r.Outcome {
-		case "unchanged":
+		case report.OutcomeUnchanged:
 			fmt.Fprintf(e.stdout, "set %q -> %s: unchanged%s\n", r.Set, r.Target, digestNote(r.Digest))
-		case "published":
+		case report.OutcomePublished:
 			a, rm, ch := r.Plan.Count()
 			fmt.Fprintf(e.stdout, "set %q -> %s: published (%d added, %d removed, %d changed)%s\n", r.Set, r.Target, a, rm, ch, digestNote(r.Digest))
 		default:
 			fmt.Fprintf(e.stdout, "set %q -> %s: STALE: %s\n", r.Set, r.Target, r.Error)
 		}
 	}
-	return nil
 }
 
 // digestNote names an image's digest after a result line.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/jwkspub/jwkspub/internal/schematest"
 )
 
 // TestMain lets the test binary act as the jwkspub command inside scripts.
@@ -42,7 +44,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
-		Cmds:                map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "mode": cmdMode, "nosecret": cmdNoSecret, "expandenv": cmdExpandEnv, "servejwks": cmdServeJWKS, "mkfifo": cmdMkfifo},
+		Cmds:                map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits, "mode": cmdMode, "nosecret": cmdNoSecret, "expandenv": cmdExpandEnv, "servejwks": cmdServeJWKS, "mkfifo": cmdMkfifo, "jsonschema": cmdJSONSchema},
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("HOME", e.WorkDir)
 			return nil
@@ -108,4 +110,19 @@ func cmdServeJWKS(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644))
 	ts.Setenv("SSL_CERT_FILE", ca)
 	ts.Setenv("JWKS_URL", srv.URL+"/.well-known/jwks.json")
+}
+
+// cmdJSONSchema checks a file, a command's saved output, against the checked-in schema of
+// its JSON: "jsonschema diff out.json". "! jsonschema" expects it to fail.
+func cmdJSONSchema(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: jsonschema SCHEMA FILE")
+	}
+	err := schematest.Validate(args[0], []byte(ts.ReadFile(args[1])))
+	switch {
+	case err != nil && !neg:
+		ts.Fatalf("%s does not match the %s schema: %v", args[1], args[0], err)
+	case err == nil && neg:
+		ts.Fatalf("%s matches the %s schema", args[1], args[0])
+	}
 }

@@ -40,7 +40,7 @@ func TestWatchSignals(t *testing.T) {
 					if tt.finish {
 						close(done)
 					}
-				}, &stderr, tt.grace, func(code int) { exited <- code })
+				}, newStderrLog(&stderr, false), tt.grace, func(code int) { exited <- code })
 			}()
 			<-returned
 			select {
@@ -66,5 +66,5 @@ func TestWatchSignals(t *testing.T) {
 	// No signal: the watcher leaves when the run ends.
 	done := make(chan struct{})
 	close(done)
-	watchSignals(make(chan os.Signal), done, func() { t.Error("canceled without a signal") }, &bytes.Buffer{}, time.Millisecond, func(int) { t.Error("exit without a signal") })
+	watchSignals(make(chan os.Signal), done, func() { t.Error("canceled without a signal") }, newStderrLog(&bytes.Buffer{}, false), time.Millisecond, func(int) { t.Error("exit without a signal") })
 }

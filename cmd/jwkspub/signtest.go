@@ -11,6 +11,7 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/report"
 	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/sources/vault"
 )
@@ -96,7 +97,11 @@ func runSignTest(c *cli.Context, e env, format string) error {
 		return usagef("--vault-sign-test: set %q has no vault-transit source", set.Name)
 	}
 	if format == "json" {
-		if err := writeJSON(e.stdout, map[string]any{"set": set.Name, "sign_test": results}); err != nil {
+		if err := report.WriteJSON(e.stdout, struct {
+			report.Header
+			Set      string           `json:"set"`
+			SignTest []signTestResult `json:"sign_test"`
+		}{report.NewHeader("verify"), set.Name, results}); err != nil {
 			return err
 		}
 	} else {

@@ -44,10 +44,7 @@ func statusCommand(e env) *cli.Command {
 				}
 			}
 			if g.format == "json" {
-				if tls == nil {
-					tls = []*rotation.Timeline{}
-				}
-				if err := writeJSON(e.stdout, map[string]any{"timelines": tls}); err != nil {
+				if err := report.WriteJSON(e.stdout, report.NewStatusReport(now, tls, staleOf(stale))); err != nil {
 					return err
 				}
 			} else if err := report.WriteTimelineText(e.stdout, tls); err != nil {

@@ -290,6 +290,19 @@ func (bc *bucketCache) close() error {
 	return nil
 }
 
+// staleList is the stale targets as the library names them, for reports.
+func (p *planned) staleList() []publish.Stale {
+	return staleOf(p.stale)
+}
+
+func staleOf(in []staleTarget) []publish.Stale {
+	out := make([]publish.Stale, 0, len(in))
+	for _, s := range in {
+		out = append(out, publish.Stale{Set: s.set, Target: s.target, Err: s.err})
+	}
+	return out
+}
+
 // staleError lists the targets that are stale: exit 3 when one of them was refused by the
 // guard, else exit 4 when others were written or are current, else exit 1.
 func staleError(stale []staleTarget, current int) error {
@@ -323,8 +336,8 @@ func staleLines(stale []staleTarget) string {
 }
 
 // appendSummary appends Markdown to the CI step summary file, when one is given: the plans,
-// then the stale targets, so a reviewer sees both in the run's summary.
-func appendSummary(path, title string, plans []*publish.Plan, stale []staleTarget) error {
+// the guard's verdict, then the stale targets, so a reviewer sees all in the run's summary.
+func appendSummary(path, title string, plans []*publish.Plan, v publish.Verdict, stale []staleTarget) error {
 	if path == "" {
 		return nil
 	}
@@ -333,6 +346,10 @@ func appendSummary(path, title string, plans []*publish.Plan, stale []staleTarge
 		return fmt.Errorf("step summary: %w", err)
 	}
 	if err := report.WritePlanMarkdown(f, title, plans); err != nil {
+		f.Close()
+		return fmt.Errorf("step summary: %w", err)
+	}
+	if err := report.WriteVerdictMarkdown(f, v); err != nil {
 		f.Close()
 		return fmt.Errorf("step summary: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/report"
 	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/sources"
 )
@@ -114,7 +115,7 @@ func runVerify(c *cli.Context, e env) error {
 		}
 		if d.Drifted() {
 			if format == "json" {
-				if err := writeJSON(e.stdout, verifyReport{Source: rawURL, Set: setName, Drift: d}); err != nil {
+				if err := writeJSON(e.stdout, verifyReport{Header: report.NewHeader("verify"), Source: rawURL, Set: setName, Drift: d}); err != nil {
 					return err
 				}
 			} else {
@@ -122,7 +123,11 @@ func runVerify(c *cli.Context, e env) error {
 			}
 			return &codeError{code: exitChanges, err: fmt.Errorf("set %q: %s", setName, d)}
 		}
-		fmt.Fprintln(e.stderr, d.String())
+		if c.String("log-format") == "json" {
+			logger.Info(d.String())
+		} else {
+			fmt.Fprintln(e.stderr, d.String())
+		}
 		// What was served is exactly these bytes: check them rather than fetch again.
 		doc, origin = served, sources.Origin{Source: rawURL}
 	}
@@ -147,7 +152,7 @@ func runVerify(c *cli.Context, e env) error {
 		}
 	}
 
-	out := verifyReport{Source: origin.String(), Set: setName}
+	out := verifyReport{Header: report.NewHeader("verify"), Source: origin.String(), Set: setName}
 	set, err := jwks.Verify(doc, origin, jwks.VerifyOptions{Policy: policy, Now: e.clock()})
 	if err != nil {
 		var pe *jwks.PolicyError
@@ -204,6 +209,7 @@ type reportKey struct {
 
 // verifyReport is verify's machine-readable output.
 type verifyReport struct {
+	report.Header
 	Source     string              `json:"source"`
 	Set        string              `json:"set,omitempty"`
 	OK         bool                `json:"ok"`

@@ -23,7 +23,6 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/report"
-	"github.com/jwkspub/jwkspub/publish/rotation"
 )
 
 // The subject GitHub puts in a job's OIDC token for a job in the repository's `jwks`
@@ -361,7 +360,7 @@ func servedKIDs(t *testing.T, r *rotateRig) string {
 }
 
 // status runs `jwkspub status --format json` and returns the keys by kid.
-func (r *rotateRig) status(t *testing.T) map[string]rotation.KeyTimeline {
+func (r *rotateRig) status(t *testing.T) map[string]report.StatusKey {
 	t.Helper()
 	cmd := exec.Command(r.bin, "status", "--config", r.config, "--format", "json")
 	cmd.Env = r.env
@@ -369,13 +368,11 @@ func (r *rotateRig) status(t *testing.T) map[string]rotation.KeyTimeline {
 	if err != nil {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
-	var st struct {
-		Timelines []rotation.Timeline `json:"timelines"`
-	}
+	var st report.StatusReport
 	if err := json.Unmarshal(out, &st); err != nil || len(st.Timelines) != 1 {
 		t.Fatalf("status output %s: %v", out, err)
 	}
-	keys := map[string]rotation.KeyTimeline{}
+	keys := map[string]report.StatusKey{}
 	for _, k := range st.Timelines[0].Keys {
 		keys[k.KID] = k
 	}

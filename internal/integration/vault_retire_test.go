@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jwkspub/jwkspub/publish/rotation"
+	"github.com/jwkspub/jwkspub/publish/report"
 )
 
 // TestVaultRetireVersionsPublishedTogether follows the README's retirement procedure with a
@@ -51,9 +51,7 @@ func TestVaultRetireVersionsPublishedTogether(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status: exit %d\n%s", code, errOut)
 	}
-	var st struct {
-		Timelines []rotation.Timeline `json:"timelines"`
-	}
+	var st report.StatusReport
 	if err := json.Unmarshal([]byte(stdout), &st); err != nil || len(st.Timelines) != 1 {
 		t.Fatalf("status output: %v\n%s", err, stdout)
 	}
@@ -62,8 +60,8 @@ func TestVaultRetireVersionsPublishedTogether(t *testing.T) {
 	for _, k := range tls[0].Keys {
 		sup[k.KID] = k.Superseded != nil
 	}
-	if !sup["jwt-v1"] || !sup["jwt-v2"] || sup["jwt-v3"] || tls[0].SignWith != "jwt-v3" {
-		t.Errorf("superseded %v, sign with %q; want v1 and v2 superseded by v3, sign with jwt-v3", sup, tls[0].SignWith)
+	if !sup["jwt-v1"] || !sup["jwt-v2"] || sup["jwt-v3"] || tls[0].SignWith == nil || tls[0].SignWith.KID != "jwt-v3" {
+		t.Errorf("superseded %v, sign with %+v; want v1 and v2 superseded by v3, sign with jwt-v3", sup, tls[0].SignWith)
 	}
 
 	// Retire v1 as the README says: raise min_decryption_version. Too early first.

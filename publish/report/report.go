@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -55,26 +54,6 @@ func WritePlanText(w io.Writer, plans []*publish.Plan) error {
 	return err
 }
 
-// PlanReport is the JSON form of a diff: every plan and whether any would change something.
-type PlanReport struct {
-	Changed bool            `json:"changed"`
-	Plans   []*publish.Plan `json:"plans"`
-}
-
-// WritePlanJSON writes plans as an indented PlanReport.
-func WritePlanJSON(w io.Writer, plans []*publish.Plan) error {
-	r := PlanReport{Plans: plans}
-	if r.Plans == nil {
-		r.Plans = []*publish.Plan{}
-	}
-	for _, p := range plans {
-		r.Changed = r.Changed || p.Changed()
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
-}
-
 // WritePlanMarkdown writes the Markdown summary for a CI step summary (GitHub's
 // $GITHUB_STEP_SUMMARY): a heading and a table of key changes per set and target.
 func WritePlanMarkdown(w io.Writer, title string, plans []*publish.Plan) error {
@@ -124,22 +103,53 @@ func WritePlanMarkdown(w io.Writer, title string, plans []*publish.Plan) error {
 	return err
 }
 
+// WriteVerdictMarkdown adds the rotation guard's verdict to a CI summary: every refusal with
+// its rule and fix (nothing was written), and what the overrides let through. Nothing when
+// the guard had nothing to say.
+func WriteVerdictMarkdown(w io.Writer, v publish.Verdict) error {
+	var b strings.Builder
+	list := func(vs []publish.GuardViolation) {
+		for _, x := range vs {
+			fmt.Fprintf(&b, "- **%s** → `%s`: ", mdEscape(x.Set), x.Target)
+			if x.KID != "" {
+				fmt.Fprintf(&b, "`%s` ", mdEscape(x.KID))
+			}
+			fmt.Fprintf(&b, "**%s**: %s (fix: %s)", x.Rule, mdEscape(x.Detail), mdEscape(x.Fix))
+			if x.OverriddenBy != "" {
+				fmt.Fprintf(&b, ", overridden by `--%s`", x.OverriddenBy)
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+	if len(v.Refused) > 0 {
+		fmt.Fprintf(&b, "**Refused by the rotation guard, nothing written** (%d violation(s)):\n\n", len(v.Refused))
+		list(v.Refused)
+	}
+	if len(v.Overridden) > 0 {
+		b.WriteString("**Let through by an override:**\n\n")
+		list(v.Overridden)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
 // mdEscape keeps kids and sources from breaking a Markdown table.
 func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "`", "'", "\n", " ").Replace(s)
 }
 
-// WriteTimelineText prints timelines for people: one line per kid with its dates, and the kid
-// to sign with now.
+// WriteTimelineText prints timelines for people: one line per kid with its dates, each with
+// how far it is from the timeline's time ("in 6m", "3h ago"), and the kid to sign with now.
 func WriteTimelineText(w io.Writer, tls []*rotation.Timeline) error {
 	var b strings.Builder
-	day := func(t *time.Time) string {
-		if t == nil || t.IsZero() {
-			return "-"
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
 	for _, tl := range tls {
+		day := func(t *time.Time) string {
+			if t == nil || t.IsZero() {
+				return "-"
+			}
+			return t.UTC().Format(time.RFC3339) + " (" + relative(*t, tl.Now) + ")"
+		}
 		fmt.Fprintf(&b, "set %q -> %s\n", tl.Set, tl.Target)
 		mtl := tl.MaxTokenLifetime
 		if mtl == "" {
@@ -156,7 +166,7 @@ func WriteTimelineText(w io.Writer, tls []*rotation.Timeline) error {
 				state = "not live"
 			}
 			if k.Retired != nil {
-				state = "retired " + day(k.Retired)
+				state = "retired " + k.Retired.UTC().Format(time.RFC3339) + ", " + relative(*k.Retired, tl.Now)
 			}
 			removable := day(k.RemovableFrom)
 			if k.RemovableFrom == nil && k.Retired == nil {
@@ -180,4 +190,37 @@ func WriteTimelineText(w io.Writer, tls []*rotation.Timeline) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// relative says how far t is from now in at most two units: "in 6m", "3h 20m ago", "1d 2h
+// ago", "now". A person reading status wants to know whether to wait minutes or days; the
+// exact time is beside it.
+func relative(t, now time.Time) string {
+	d := t.Sub(now)
+	if d > -time.Second && d < time.Second {
+		return "now"
+	}
+	a := d.Abs()
+	var s string
+	switch {
+	case a >= 24*time.Hour:
+		s = twoUnits(int64(a/(24*time.Hour)), "d", int64(a%(24*time.Hour)/time.Hour), "h")
+	case a >= time.Hour:
+		s = twoUnits(int64(a/time.Hour), "h", int64(a%time.Hour/time.Minute), "m")
+	case a >= time.Minute:
+		s = twoUnits(int64(a/time.Minute), "m", int64(a%time.Minute/time.Second), "s")
+	default:
+		s = fmt.Sprintf("%ds", int64(a/time.Second))
+	}
+	if d > 0 {
+		return "in " + s
+	}
+	return s + " ago"
+}
+
+func twoUnits(n int64, unit string, m int64, sub string) string {
+	if m == 0 {
+		return fmt.Sprintf("%d%s", n, unit)
+	}
+	return fmt.Sprintf("%d%s %d%s", n, unit, m, sub)
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func TestPlanGolden(t *testing.T) {
 		write func(*bytes.Buffer) error
 	}{
 		{"plan.txt", func(b *bytes.Buffer) error { return WritePlanText(b, plans) }},
-		{"plan.json", func(b *bytes.Buffer) error { return WritePlanJSON(b, plans) }},
+		{"plan.json", func(b *bytes.Buffer) error { return WriteJSON(b, NewPlanReport(plans, publish.Verdict{}, nil)) }},
 		{"plan.md", func(b *bytes.Buffer) error { return WritePlanMarkdown(b, "jwkspub diff", plans) }},
 	} {
 		var b bytes.Buffer
@@ -100,4 +101,70 @@ func TestTimelineGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.Check(t, "timeline.txt", out.Bytes())
+	out.Reset()
+	if err := WriteJSON(&out, NewStatusReport(t0.Add(48*time.Hour), []*rotation.Timeline{tl}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "status.json", out.Bytes())
+}
+
+// TestRefusedPlanGolden pins the verdict in a refused diff's JSON: removing k1 an hour after
+// k2 appeared is too early; the other set's plan is not refused, and nothing reads as changed.
+func TestRefusedPlanGolden(t *testing.T) {
+	cfg := testSet("prod")
+	tg := rotated(t, cfg)
+	p, err := publish.PlanTarget(context.Background(), tg, publish.PlanOptions{Set: cfg, Keys: testkeys.Rot(t, 2), Now: t0.Add(2 * time.Hour), Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := publish.Judge([]*publish.Plan{p}, publish.GuardOptions{})
+	// The target's temporary path is in the verdict too: name it as the golden file does.
+	p.Target = "file:///srv/www/.well-known/jwks.json"
+	for i := range v.Refused {
+		v.Refused[i].Target = p.Target
+	}
+	other := &publish.Plan{Set: "other", Target: "file:///srv/other/jwks.json", Keys: []publish.KeyChange{{KID: "a", Action: publish.ActionAdd, Alg: "EdDSA"}},
+		Objects: []publish.ObjectChange{{Key: "jwks.json", Action: publish.ActionWrite}}}
+	stale := []publish.Stale{{Set: "third", Target: "s3://gone/jwks.json", Err: errors.New("set \"third\": reading s3://gone/jwks.json: no such bucket")}}
+	r := NewPlanReport([]*publish.Plan{p, other}, v, stale)
+	if !r.Refused || r.Changed || !r.Plans[0].Refused || r.Plans[1].Refused {
+		t.Errorf("refused %v changed %v plans refused %v %v", r.Refused, r.Changed, r.Plans[0].Refused, r.Plans[1].Refused)
+	}
+	var out bytes.Buffer
+	if err := WriteJSON(&out, r); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "plan-refused.json", out.Bytes())
+	out.Reset()
+	if err := WriteVerdictMarkdown(&out, v); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "verdict-refused.md", out.Bytes())
+	out.Reset()
+	if err := WriteVerdictMarkdown(&out, publish.Verdict{}); err != nil || out.Len() != 0 {
+		t.Errorf("an empty verdict wrote %q (%v)", out.String(), err)
+	}
+}
+
+func TestRelative(t *testing.T) {
+	now := t0
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "now"},
+		{500 * time.Millisecond, "now"},
+		{45 * time.Second, "in 45s"},
+		{-45 * time.Second, "45s ago"},
+		{6 * time.Minute, "in 6m"},
+		{6*time.Minute + 30*time.Second, "in 6m 30s"},
+		{-3 * time.Hour, "3h ago"},
+		{23*time.Hour + 59*time.Minute + 59*time.Second, "in 23h 59m"},
+		{24 * time.Hour, "in 1d"},
+		{-(49*time.Hour + 5*time.Minute), "2d 1h ago"},
+	} {
+		if got := relative(now.Add(tt.d), now); got != tt.want {
+			t.Errorf("relative(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
 }
