@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -69,12 +70,14 @@ func TestExampleSystemdUnit(t *testing.T) {
 	defer f.Close()
 	var env []string
 	var execs [][]string
+	keys := map[string]string{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), "=")
 		if !ok || strings.HasPrefix(k, "#") {
 			continue
 		}
+		keys[k] = v
 		switch k {
 		case "Environment":
 			name, _, _ := strings.Cut(v, "=")
@@ -85,21 +88,38 @@ func TestExampleSystemdUnit(t *testing.T) {
 				t.Errorf("%s runs %s", k, fields[0])
 			}
 			execs = append(execs, fields[1:])
-		case "DynamicUser":
-			if v != "yes" {
-				t.Errorf("DynamicUser=%s: the job needs no account of its own", v)
-			}
 		}
 	}
 	if len(execs) != 2 {
 		t.Fatalf("found %d jwkspub commands, want publish and verify", len(execs))
 	}
 	// The variables go to publish, which reads the sources; verify reads the same Vault ones.
-	for i, args := range execs {
+	for _, args := range execs {
 		checkInvocation(t, "jwkspub.service", args, env)
-		if i == 0 && !slices.Contains(args, "--metrics-file") {
-			t.Error("publish writes no metrics file")
-		}
+	}
+	// The metrics file goes to a directory the unit creates for its own user: publish writes
+	// it after every run, and a directory it cannot write fails the run after publishing.
+	i := slices.Index(execs[0], "--metrics-file")
+	if i < 0 || i+1 >= len(execs[0]) {
+		t.Fatal("publish writes no metrics file")
+	}
+	metricsDir := filepath.Dir(execs[0][i+1])
+	if want := "/var/lib/" + keys["StateDirectory"]; keys["StateDirectory"] == "" || metricsDir != want {
+		t.Errorf("metrics in %s, but the unit's StateDirectory is %q: it must create the directory it writes", metricsDir, want)
+	}
+	// A dynamic user's state directory is under /var/lib/private (0700): node_exporter
+	// could not read the metrics there.
+	if keys["DynamicUser"] == "yes" {
+		t.Error("DynamicUser=yes: the metrics would be out of node_exporter's reach")
+	}
+	if u := keys["User"]; u == "" || u == "root" || u == "0" {
+		t.Errorf("User=%q: run as an unprivileged system user", u)
+	}
+	if m := keys["StateDirectoryMode"]; m != "0755" {
+		t.Errorf("StateDirectoryMode=%q: node_exporter must be able to read the metrics", m)
+	}
+	if keys["ProtectSystem"] != "strict" {
+		t.Errorf("ProtectSystem=%q, want strict (only the state directory writable)", keys["ProtectSystem"])
 	}
 }
 

@@ -13,8 +13,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -149,6 +151,124 @@ func TestSystemdExample(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
+}
+
+// TestSystemdExampleRunsUnprivileged runs the unit's ExecStart as systemd would: as an
+// unprivileged user (nobody stands in for the unit's system user), with the unit's
+// environment, the credential in its own directory, and only the state directory writable
+// (owned by the user, mode StateDirectoryMode, as systemd creates it), against a file target.
+// The run publishes and leaves its metrics. The unit as first shipped, with its metrics in a
+// directory nobody made for it, published and then failed every run: that layout must fail.
+func TestSystemdExampleRunsUnprivileged(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run as another user")
+	}
+	unit, err := os.ReadFile(filepath.Join(repoRoot, "examples/systemd/jwkspub.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var execStart []string
+	var env []string
+	stateDir, stateMode := "", os.FileMode(0o755)
+	for _, line := range strings.Split(string(unit), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || strings.HasPrefix(k, "#") {
+			continue
+		}
+		switch k {
+		case "ExecStart":
+			execStart = strings.Fields(v)
+		case "Environment":
+			env = append(env, v)
+		case "StateDirectory":
+			stateDir = "/var/lib/" + v
+		case "StateDirectoryMode":
+			m, err := strconv.ParseUint(v, 8, 32)
+			if err != nil {
+				t.Fatalf("StateDirectoryMode=%s: %v", v, err)
+			}
+			stateMode = os.FileMode(m)
+		}
+	}
+	if len(execStart) == 0 || stateDir == "" {
+		t.Fatalf("ExecStart %v, StateDirectory %q", execStart, stateDir)
+	}
+
+	root := sharedTempDir(t, "jwkspub-systemd-*")
+	bin := filepath.Join(root, "jwkspub")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/jwkspub").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	os.Chmod(bin, 0o755)
+	// /etc/jwkspub, root's and read-only to the user: the configuration with the example keys
+	// and a file:// target the user may write.
+	etc := filepath.Join(root, "etc")
+	out := filepath.Join(root, "srv")
+	creds := filepath.Join(root, "credentials")
+	for _, d := range []string{etc, out, creds} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chown(out, nobodyID, nobodyID)
+	keys, _ := filepath.Abs(filepath.Join(repoRoot, "examples/keys"))
+	cfg := "sets:\n  - name: prod\n    sources: [file:" + keys + "/*.pub.pem]\n    targets: [file://" + out + "/jwks.json]\n"
+	if err := os.WriteFile(filepath.Join(etc, "jwkspub.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(creds, "vault-secret-id"), []byte("not-used-by-file-sources"), 0o400)
+	os.Chown(filepath.Join(creds, "vault-secret-id"), nobodyID, nobodyID)
+
+	run := func(t *testing.T, state string) (int, string) {
+		t.Helper()
+		args := make([]string, 0, len(execStart))
+		for _, a := range execStart[1:] {
+			a = strings.ReplaceAll(a, "/etc/jwkspub", etc)
+			args = append(args, strings.ReplaceAll(a, stateDir, state))
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = etc // WorkingDirectory=
+		cmd.Env = []string{"PATH=/usr/bin:/bin"}
+		for _, e := range env {
+			cmd.Env = append(cmd.Env, strings.ReplaceAll(e, "%d", creds))
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobodyID, Gid: nobodyID}}
+		b, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: exit %d\n%s", strings.Join(args, " "), code, b)
+		return code, string(b)
+	}
+
+	t.Run("as shipped", func(t *testing.T) {
+		state := filepath.Join(root, "state")
+		if err := os.Mkdir(state, stateMode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(state, stateMode)
+		os.Chown(state, nobodyID, nobodyID)
+		if code, out := run(t, state); code != 0 {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+		prom, err := os.ReadFile(filepath.Join(state, "jwkspub.prom"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustContain(t, "metrics file", string(prom), `jwkspub_last_run_result{result="changed"} 1`, `jwkspub_keys{set="prod"} 3`)
+		if _, err := os.Stat(filepath.Join(out, "jwks.json")); err != nil {
+			t.Errorf("nothing published: %v", err)
+		}
+	})
+	t.Run("metrics where the user cannot write", func(t *testing.T) {
+		// As first shipped: node_exporter's directory, missing, and root's were it there.
+		if code, _ := run(t, filepath.Join(root, "node_exporter", "textfile_collector")); code == 0 {
+			t.Error("exit 0 with a metrics directory that does not exist")
+		}
+	})
 }
 
 // compositeAction is action.yml as the runner reads it.
