@@ -16,11 +16,12 @@ FUZZ_TARGETS += ./publish/rotation:FuzzCacheControl
 # targets use its JSON API, and the gRPC modules cost 19 MB of binary and 12 MB of resident
 # memory at start-up (cloud.google.com/go/storage documents this tag).
 BUILD_TAGS = disable_grpc_modules
-LDFLAGS = -X main.version=$(shell git describe --tags --always --dirty 2>/dev/null || echo dev) \
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS = -X main.version=$(VERSION) \
           -X main.commit=$(shell git rev-parse --short HEAD 2>/dev/null || echo none) \
           -X main.date=$(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 
-.PHONY: all build test check unit fuzz integration lint staticcheck vulncheck actionlint release-check goreleaser-check bench clean
+.PHONY: all build test check unit fuzz integration lint staticcheck vulncheck actionlint release-check goreleaser-check dist bench clean
 
 all: build
 
@@ -86,6 +87,21 @@ release-check:
 		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build -trimpath -tags $(BUILD_TAGS) -ldflags "-s -w $(LDFLAGS)" -o "$$d/jwkspub-$${t%/*}-$${t#*/}" ./cmd/jwkspub; \
 	done
 
+## dist: the release assets, as .github/workflows/release.yml uploads them: a static binary
+## per DIST_TARGETS entry, named jwkspub-OS-ARCH (the action downloads it by that name), and
+## SHA256SUMS in sha256sum's format ("HEX  NAME", checked with `sha256sum -c --ignore-missing`).
+## VERSION=v1.2.3 names the release in `jwkspub --version` (default: git describe).
+DIST ?= dist
+DIST_TARGETS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+dist:
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	@set -e; for t in $(DIST_TARGETS); do \
+		echo "build $$t"; \
+		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build -trimpath -tags $(BUILD_TAGS) -ldflags "-s -w $(LDFLAGS)" -o "$(DIST)/jwkspub-$${t%/*}-$${t#*/}" ./cmd/jwkspub; \
+	done
+	cd $(DIST) && sha256sum jwkspub-* > SHA256SUMS
+	cat $(DIST)/SHA256SUMS
+
 ## bench: benchmarks; figures go into BENCHMARKS.md with the machine and date.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
@@ -95,3 +111,4 @@ bench:
 
 clean:
 	rm -f jwkspub
+	rm -rf $(DIST)

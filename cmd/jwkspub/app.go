@@ -67,13 +67,14 @@ func run(ctx context.Context, args []string, e env) int {
 }
 
 func newApp(e env) *cli.App {
+	// --version (and -v) print what the version command prints, so a binary found on a runner
+	// or a host can be asked the usual way.
 	app := &cli.App{
 		Name:                 "jwkspub",
 		Usage:                "publish JSON Web Key Sets as static files",
-		Version:              version,
+		Version:              fmt.Sprintf("%s (commit %s, built %s)", version, commit, date),
 		Writer:               e.stdout,
 		ErrWriter:            e.stderr,
-		HideVersion:          true,
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {

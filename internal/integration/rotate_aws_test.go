@@ -205,7 +205,11 @@ func TestRotateAWSWebIdentity(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d", code)
 		}
-		if !strings.Contains(out, "published (3 added") {
+		// The action's outputs say it wrote (the log line reads jwkspub's own "published").
+		if outs, _ := os.ReadFile(filepath.Join(dir, "output")); !strings.Contains(string(outs), "changed=true\nrefused=false\n") {
+			t.Errorf("outputs do not say it published:\n%s", outs)
+		}
+		if !strings.Contains(out, "msg=published") {
 			t.Errorf("output does not say it published:\n%s", out)
 		}
 		if s := served(t); s != http.StatusOK {

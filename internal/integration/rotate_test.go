@@ -154,7 +154,7 @@ func newRotateRig(t *testing.T, kind string) *rotateRig {
 		"ACTIONS_ID_TOKEN_REQUEST_URL=" + gh.URL + "/token?api-version=2.0",
 		"ACTIONS_ID_TOKEN_REQUEST_TOKEN=" + requestToken,
 		"ROTATE_CONFIG=" + r.config, "ROTATE_SETS=prod",
-		"ROTATE_VAULT_ROLE=jwks-publisher", "ROTATE_VAULT_AUDIENCE=" + rotateAud, "ROTATE_VAULT_MOUNT=" + mount,
+		"ROTATE_VAULT_ROLE=jwks-publisher", "ROTATE_VAULT_AUDIENCE=" + rotateAud, "ROTATE_VAULT_AUTH_MOUNT=" + mount,
 		"ROTATE_VERIFY_URLS=" + r.url, "ROTATE_VERIFY_WAIT=20s",
 		"ROTATE_METRICS_FILE=" + filepath.Join(r.dir, "jwkspub.prom"),
 		// Check the CDN every second (the default is 10s).
@@ -228,9 +228,11 @@ func testRotationJob(t *testing.T, store string) {
 		t.Fatalf("first publish: exit %d", code)
 	}
 	secrets(t, out+summary)
-	if outputs["changed"] != "true" || outputs["kids"] != `["jwt-v1"]` {
+	if outputs["changed"] != "true" || outputs["refused"] != "false" || outputs["kids"] != `["jwt-v1"]` {
 		t.Errorf("outputs %v", outputs)
 	}
+	// Nothing is safe to sign with yet: the one timeline says so.
+	r.checkSignWith(t, outputs, "")
 	var plan report.PlanReport
 	if err := json.Unmarshal([]byte(outputs["plan"]), &plan); err != nil || !plan.Changed || len(plan.Plans) != 1 {
 		t.Errorf("plan output %q: %v", outputs["plan"], err)
@@ -241,9 +243,10 @@ func testRotationJob(t *testing.T, store string) {
 	time.Sleep(5 * time.Second) // v1 becomes safe to sign with
 	r.vault.write(t, r.transit+"/keys/jwt/rotate", nil)
 	code, _, summary, outputs = r.rotate(t, "diff")
-	if code != 0 || outputs["changed"] != "true" || outputs["kids"] != `["jwt-v1","jwt-v2"]` {
+	if code != 0 || outputs["changed"] != "true" || outputs["refused"] != "false" || outputs["kids"] != `["jwt-v1","jwt-v2"]` {
 		t.Fatalf("diff after rotation: exit %d, outputs %v", code, outputs)
 	}
+	r.checkSignWith(t, outputs, "jwt-v1")
 	if err := json.Unmarshal([]byte(outputs["plan"]), &plan); err != nil {
 		t.Fatal(err)
 	}
@@ -288,10 +291,37 @@ func testRotationJob(t *testing.T, store string) {
 		t.Fatalf("early removal: exit %d, want 3 (refused)", code)
 	}
 	mustContain(t, "output", out, "removal-too-early", "jwt-v1", "refused by the rotation guard")
-	// The refused plan still reaches the summary and the outputs, for the reviewer.
-	mustContain(t, "summary", summary, "jwt-v1")
-	if outputs["kids"] != `["jwt-v2"]` {
+	// The refused plan still reaches the summary and the outputs, for the reviewer: the plan,
+	// every reason the guard gave (rule, kid, fix), and status, which key to sign with now.
+	mustContain(t, "summary", summary, "### jwkspub diff", "jwt-v1",
+		"### jwkspub: refused by the rotation guard, nothing written", "removal-too-early",
+		"### jwkspub status", "sign with: jwt-v")
+	if i, j := strings.Index(summary, "refused by the rotation guard"), strings.Index(summary, "### jwkspub status"); i > j {
+		t.Errorf("the refusal comes after status in the summary:\n%s", summary)
+	}
+	// Written nothing, refused, and not "changed": a refused plan changes nothing.
+	if outputs["kids"] != `["jwt-v2"]` || outputs["refused"] != "true" || outputs["changed"] != "false" {
 		t.Errorf("refused plan outputs %v", outputs)
+	}
+	// v2 was published moments ago: which key is safe depends on how long verify waited,
+	// so either may be named, but always with its own Transit version.
+	r.checkSignWith(t, outputs, "jwt-v1", "jwt-v2")
+	// The violations as JSON (schema_version 1): the summary lists each with its rule, kid
+	// and fix. Needs the branch with the JSON verdict; before it, the summary quotes stderr.
+	var verdict struct {
+		Refused    bool `json:"refused"`
+		Violations []struct {
+			KID, Rule, Fix string
+		} `json:"violations"`
+	}
+	if err := json.Unmarshal([]byte(outputs["plan"]), &verdict); err != nil {
+		t.Fatal(err)
+	}
+	if !verdict.Refused || len(verdict.Violations) == 0 {
+		t.Errorf("plan output: refused %v, violations %v; want the guard's verdict in the JSON", verdict.Refused, verdict.Violations)
+	}
+	for _, v := range verdict.Violations {
+		mustContain(t, "summary", summary, "- **"+v.Rule+"** `"+v.KID+"`", "fix: "+v.Fix)
 	}
 	if got := servedKIDs(t, r); got != "jwt-v1,jwt-v2" {
 		t.Errorf("after a refused publish nginx serves %s: nothing may be written", got)
@@ -300,13 +330,20 @@ func testRotationJob(t *testing.T, store string) {
 	// 5. After max_token_lifetime: publish removes v1, and verify --expect is clean.
 	time.Sleep(11 * time.Second)
 	code, _, summary, outputs = r.rotate(t, "publish")
-	if code != 0 || outputs["kids"] != `["jwt-v2"]` {
+	if code != 0 || outputs["kids"] != `["jwt-v2"]` || outputs["changed"] != "true" || outputs["refused"] != "false" {
 		t.Fatalf("removal: exit %d, outputs %v", code, outputs)
 	}
+	r.checkSignWith(t, outputs, "jwt-v2")
+	// Run again: nothing to publish, so nothing written.
+	code, out, _, outputs = r.rotate(t, "publish")
+	if code != 0 || outputs["changed"] != "false" || outputs["refused"] != "false" {
+		t.Errorf("publish with nothing to change: exit %d, outputs %v", code, outputs)
+	}
+	mustContain(t, "output", out, "nothing to publish")
 	mustContain(t, "summary", summary, "serves what the sources give")
 	vcmd := exec.Command(r.bin, "verify", "--config", r.config, "--set", "prod", "--url", r.url, "--expect")
 	vcmd.Env = append(r.env, "JWKSPUB_VAULT_AUTH=github-actions", "JWKSPUB_VAULT_ROLE=jwks-publisher",
-		"JWKSPUB_VAULT_AUDIENCE="+rotateAud, "JWKSPUB_VAULT_AUTH_MOUNT="+envOf(r.env, "ROTATE_VAULT_MOUNT"))
+		"JWKSPUB_VAULT_AUDIENCE="+rotateAud, "JWKSPUB_VAULT_AUTH_MOUNT="+envOf(r.env, "ROTATE_VAULT_AUTH_MOUNT"))
 	if out, err := vcmd.CombinedOutput(); err != nil {
 		t.Errorf("verify --expect after the rotation: %v\n%s", err, out)
 	}
@@ -325,6 +362,45 @@ func testRotationJob(t *testing.T, store string) {
 		t.Fatal(err)
 	}
 	mustContain(t, "metrics file", string(prom), `jwkspub_last_run_result{result="failed"} 1`)
+}
+
+// checkSignWith checks the sign-with output: one entry, for set prod at its target, naming one
+// of kids (none: no key safe yet) with the source and the Transit version that kid was made
+// from (kid jwt-vN is version N). The version needs status to report it (sign_with as an
+// object, schema_version 1), or the key's own version in the state.
+func (r *rotateRig) checkSignWith(t *testing.T, outputs map[string]string, kids ...string) {
+	t.Helper()
+	var sw []struct {
+		Set     string  `json:"set"`
+		Target  string  `json:"target"`
+		KID     *string `json:"kid"`
+		Source  *string `json:"source"`
+		Version *int    `json:"version"`
+	}
+	if err := json.Unmarshal([]byte(outputs["sign-with"]), &sw); err != nil || len(sw) != 1 {
+		t.Errorf("sign-with output %q: %v, want one entry", outputs["sign-with"], err)
+		return
+	}
+	e := sw[0]
+	if e.Set != "prod" || e.Target == "" {
+		t.Errorf("sign-with %q: set %q target %q", outputs["sign-with"], e.Set, e.Target)
+	}
+	if len(kids) == 1 && kids[0] == "" {
+		if e.KID != nil {
+			t.Errorf("sign-with %q: want no key (none is safe yet)", outputs["sign-with"])
+		}
+		return
+	}
+	if e.KID == nil || !slices.Contains(kids, *e.KID) {
+		t.Errorf("sign-with %q: want one of %v", outputs["sign-with"], kids)
+		return
+	}
+	if want := "vault-transit:" + r.transit + "/jwt"; e.Source == nil || *e.Source != want {
+		t.Errorf("sign-with %q: want source %s", outputs["sign-with"], want)
+	}
+	if want := "jwt-v"; e.Version == nil || *e.KID != fmt.Sprintf("%s%d", want, *e.Version) {
+		t.Errorf("sign-with %q: want the source version of %s", outputs["sign-with"], *e.KID)
+	}
 }
 
 func envOf(env []string, name string) string {
