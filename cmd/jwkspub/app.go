@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/jwkspub/jwkspub/internal/didyoumean"
 	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/sources"
 	"github.com/jwkspub/jwkspub/sources/vault"
@@ -90,7 +92,12 @@ func newApp(e env) *cli.App {
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 0 {
-				return usagef("unknown command %q", c.Args().First())
+				name := c.Args().First()
+				var names []string
+				for _, cmd := range c.App.VisibleCommands() {
+					names = append(names, cmd.Name)
+				}
+				return usagef("unknown command %q%s", name, didyoumean.Suffix(name, names))
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -235,9 +242,14 @@ func loadConfig(c *cli.Context) (*config.Config, error) {
 		if cfg, err = config.LoadConfig(f, path); err != nil {
 			return nil, err
 		}
+		// A file: source in the file means a path beside the file, wherever jwkspub runs.
+		cfg.ResolvePaths(filepath.Dir(path))
 		if len(tgts) > 0 {
 			return nil, usagef("--target and --config do not mix: put the targets in the config file")
 		}
+	}
+	if err := checkTargets(cfg); err != nil {
+		return nil, err
 	}
 	names := c.StringSlice("set")
 	if len(names) == 0 {
@@ -247,11 +259,33 @@ func loadConfig(c *cli.Context) (*config.Config, error) {
 	for _, n := range names {
 		s, ok := cfg.Set(n)
 		if !ok {
-			return nil, usagef("--set %q: no such set in the configuration", n)
+			have := make([]string, len(cfg.Sets))
+			for i, s := range cfg.Sets {
+				have[i] = s.Name
+			}
+			return nil, usagef("--set %q: no such set in the configuration%s (it has %s)", n, didyoumean.Suffix(n, have), strings.Join(have, ", "))
 		}
 		picked.Sets = append(picked.Sets, *s)
 	}
 	return picked, nil
+}
+
+// checkTargets checks every target URL against the scheme table as the configuration is
+// read, so that a misspelt query parameter (regoin=) is a usage error before anything is
+// read or built, not a stale target at run time.
+func checkTargets(cfg *config.Config) error {
+	var errs []string
+	for _, s := range cfg.Sets {
+		for i, t := range s.Targets {
+			if _, err := checkTarget(t.URL); err != nil {
+				errs = append(errs, fmt.Sprintf("set %q: target %d: %v", s.Name, i+1, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return usagef("%s", strings.Join(errs, "\n"))
+	}
+	return nil
 }
 
 // oneSet returns the only selected set, for commands that write one set ("build writes").

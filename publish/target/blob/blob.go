@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,6 +40,7 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
+	"github.com/jwkspub/jwkspub/internal/didyoumean"
 	"github.com/jwkspub/jwkspub/publish/target"
 )
 
@@ -113,8 +115,29 @@ func ParseURL(raw string) (bucketURL, key string, err error) {
 	if u.Host == "" || key == "" || strings.HasSuffix(key, "/") {
 		return "", "", fmt.Errorf("%q: use %s://BUCKET/path/jwks.json: the path must name the document", raw, u.Scheme)
 	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "", "", fmt.Errorf("%q: query: %w", raw, err)
+	}
+	known := queryParams[u.Scheme]
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if !slices.Contains(known, k) {
+			return "", "", fmt.Errorf("%q: unknown query parameter %q%s (%s:// takes %s)", raw, k, didyoumean.Suffix(k, known), u.Scheme, strings.Join(known, ", "))
+		}
+	}
 	b := url.URL{Scheme: u.Scheme, Host: u.Host, RawQuery: u.RawQuery}
 	return b.String(), key, nil
+}
+
+// queryParams are the query parameters each store's gocloud.dev URL opener takes (v0.47: aws
+// config and s3blob, gcsblob, azureblob). The openers refuse any other, but only when the
+// bucket is opened at run time; ParseURL refuses them as soon as the configuration is read.
+var queryParams = map[string][]string{
+	storeS3: {"region", "endpoint", "use_path_style", "disable_https", "profile", "anonymous", "role",
+		"fips", "dualstack", "accelerate", "hostname_immutable", "rate_limiter_capacity", "ssetype", "kmskeyid", "awssdk",
+		"s3ForcePathStyle"},
+	storeGCS:   {"access_id", "private_key_path", "anonymous", "universe_domain", "grpc", "zonal"},
+	storeAzure: {"domain", "protocol", "cdn", "localemu", "storage_account"},
 }
 
 // Read reads each of the set's objects with one GET: body, headers, metadata and revision

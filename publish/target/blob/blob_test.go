@@ -62,3 +62,28 @@ func FuzzUnescapeMetadata(f *testing.F) {
 		}
 	})
 }
+
+func TestParseURLQuery(t *testing.T) {
+	for _, tc := range []struct {
+		raw, bucket, err string
+	}{
+		{raw: "s3://b/k.json?region=eu-west-1&use_path_style=true&endpoint=http%3A%2F%2F127.0.0.1%3A9000", bucket: "s3://b?region=eu-west-1&use_path_style=true&endpoint=http%3A%2F%2F127.0.0.1%3A9000"},
+		{raw: "s3://b/k.json?regoin=eu-west-1", err: `"s3://b/k.json?regoin=eu-west-1": unknown query parameter "regoin"; did you mean "region"? (s3:// takes region, endpoint,`},
+		{raw: "s3://b/k.json?use_path_styl=true", err: `unknown query parameter "use_path_styl"; did you mean "use_path_style"?`},
+		{raw: "gs://b/k.json?colour=red", err: `unknown query parameter "colour" (gs:// takes access_id,`},
+		{raw: "gs://b/k.json?anonymous=true", bucket: "gs://b?anonymous=true"},
+		{raw: "azblob://c/k.json?localemu=true&domain=127.0.0.1:10000", bucket: "azblob://c?localemu=true&domain=127.0.0.1:10000"},
+		{raw: "azblob://c/k.json?region=x", err: `unknown query parameter "region" (azblob:// takes domain,`},
+		{raw: "s3://b/?region=x", err: "the path must name the document"},
+	} {
+		b, _, err := ParseURL(tc.raw)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("ParseURL(%q) = %v, want error containing %q", tc.raw, err, tc.err)
+		case tc.err == "" && err != nil:
+			t.Errorf("ParseURL(%q): %v", tc.raw, err)
+		case tc.err == "" && b != tc.bucket:
+			t.Errorf("ParseURL(%q) bucket = %q, want %q", tc.raw, b, tc.bucket)
+		}
+	}
+}
