@@ -99,7 +99,8 @@ func printResults(e env, format string, results []publishResult) error {
 			a, rm, ch := r.Plan.Count()
 			fmt.Fprintf(e.stdout, "set %q -> %s: published (%d added, %d removed, %d changed)%s\n", r.Set, r.Target, a, rm, ch, digestNote(r.Digest))
 		default:
-			fmt.Fprintf(e.stdout, "set %q -> %s: STALE: %s\n", r.Set, r.Target, r.Error)
+			// The error itself is printed once, on stderr, with the run's outcome.
+			fmt.Fprintf(e.stdout, "set %q -> %s: STALE: nothing written (the error is on stderr)\n", r.Set, r.Target)
 		}
 	}
 	return nil

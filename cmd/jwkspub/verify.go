@@ -112,6 +112,11 @@ func runVerify(c *cli.Context, e env) error {
 		if err != nil {
 			return err
 		}
+		// Not fetched at all (403 from a private bucket, 5xx, no connection) is an error (1),
+		// not drift (2): nothing was compared.
+		if err := d.FetchFailed(); err != nil {
+			return err
+		}
 		if d.Drifted() {
 			if format == "json" {
 				if err := writeJSON(e.stdout, verifyReport{Source: rawURL, Set: setName, Drift: d}); err != nil {
