@@ -102,6 +102,7 @@ func newApp(e env) *cli.App {
 			return cli.ShowAppHelp(c)
 		},
 	}
+	completeHelp(app.Commands)
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = app.OnUsageError
 		if cmd.Before == nil {
@@ -126,7 +127,12 @@ func noArgs(c *cli.Context) error {
 
 // Common flags, shared by every command that reads sets.
 func commonFlags() []cli.Flag {
-	return append([]cli.Flag{
+	return append(setFlags(), vaultFlags()...)
+}
+
+// setFlags are the common flags without Vault's: for status, which reads no source.
+func setFlags() []cli.Flag {
+	return []cli.Flag{
 		&cli.StringFlag{Name: "config", Usage: "configuration file (default jwkspub.yaml if present)", EnvVars: []string{"JWKSPUB_CONFIG"}},
 		&cli.StringSliceFlag{Name: "set", Usage: "set `NAME` to work on (repeatable; default every set)", EnvVars: []string{"JWKSPUB_SET"}},
 		&cli.StringSliceFlag{Name: "source", Usage: "source `SPEC` for the one-set case without a config file (repeatable)", EnvVars: []string{"JWKSPUB_SOURCE"}},
@@ -136,7 +142,34 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "format", Value: "text", Usage: "output on stdout: text or json", EnvVars: []string{"JWKSPUB_FORMAT"}},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "logs on stderr: text or json", EnvVars: []string{"JWKSPUB_LOG_FORMAT"}},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"JWKSPUB_LOG_LEVEL"}},
-	}, vaultFlags()...)
+	}
+}
+
+// oneSetFlag replaces the repeatable --set of flags with a single one, for the commands that
+// work on exactly one set (build, render, verify): their help must not offer a repetition
+// they refuse.
+func oneSetFlag(flags []cli.Flag) []cli.Flag {
+	out := make([]cli.Flag, 0, len(flags))
+	for _, f := range flags {
+		if f.Names()[0] == "set" {
+			f = &cli.StringFlag{Name: "set", Usage: "the one set `NAME` to work on (needed when the configuration has several)", EnvVars: []string{"JWKSPUB_SET"}}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// setNames are the sets --set names, whether the command's --set is repeatable or not.
+func setNames(c *cli.Context) []string {
+	for _, f := range c.Command.Flags {
+		if _, one := f.(*cli.StringFlag); one && f.Names()[0] == "set" {
+			if v := c.String("set"); v != "" {
+				return []string{v}
+			}
+			return nil
+		}
+	}
+	return c.StringSlice("set")
 }
 
 // maxInputFlag is the input budget of every command that reads sources.
@@ -169,7 +202,9 @@ func readGlobals(c *cli.Context, e env) (*globals, error) {
 		return nil, usagef("--max-input-bytes: %v", err)
 	}
 	g.budget = sources.NewBudget(limit)
-	if g.vs, err = readVaultSettings(c); err != nil {
+	if c.Command.HasName("status") {
+		// status reads no source, and has no Vault flags.
+	} else if g.vs, err = readVaultSettings(c); err != nil {
 		return nil, err
 	}
 	if g.logger, err = newLogger(e.stderr, c.String("log-format"), c.String("log-level"), e.atExit); err != nil {
@@ -251,7 +286,7 @@ func loadConfig(c *cli.Context) (*config.Config, error) {
 	if err := checkTargets(cfg); err != nil {
 		return nil, err
 	}
-	names := c.StringSlice("set")
+	names := setNames(c)
 	if len(names) == 0 {
 		return cfg, nil
 	}
