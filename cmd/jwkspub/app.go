@@ -42,6 +42,13 @@ type env struct {
 func run(ctx context.Context, args []string, e env) int {
 	e.atExit = new([]func(context.Context))
 	app := newApp(e)
+	if n := len(args); n >= 2 && args[n-1] == completionFlag {
+		app.Setup()
+		for _, w := range complete(app, args[1:n-1], e.lookup) {
+			fmt.Fprintln(e.stdout, w)
+		}
+		return exitOK
+	}
 	err := app.RunContext(ctx, args)
 	// Cleanups run even after an interrupt, briefly: a token left valid is worse than a
 	// second's delay. After an interrupt they get less, as the process is due to end within a
