@@ -25,7 +25,8 @@ type Runner struct {
 	// image's tag), or fails for a URL that cannot be a target: two sets at one identity would
 	// overwrite each other's document and state.
 	Identity func(url string) (string, error)
-	// Logger receives the failures of targets; nil discards.
+	// Logger goes to the builds and the guard; nil discards. Failed targets are not logged but
+	// returned (Planned.Stale, Result.Err), for the caller to report once.
 	Logger *slog.Logger
 	// Version is recorded in each object's metadata.
 	Version string
@@ -119,7 +120,7 @@ func (r *Runner) Plan(ctx context.Context, sets []config.SetConfig, now time.Tim
 	}
 	for _, j := range jobs {
 		if j.err != nil {
-			r.logger().Error("target failed", "set", j.opts.Set.Name, "target", j.tc.URL, "err", j.err)
+			// Not logged: the caller reports Stale once (a log line too printed every error twice).
 			out.Stale = append(out.Stale, Stale{Set: j.opts.Set.Name, Target: j.tc.URL, Err: j.err})
 			continue
 		}
@@ -159,8 +160,7 @@ func (r *Runner) Publish(ctx context.Context, plans []*Plan, g GuardOptions) ([]
 		}
 		applied, err := Publish(ctx, p, PublishOptions{Guard: g})
 		if err != nil {
-			r.logger().Error("target failed", "set", p.Set, "target", p.Target, "err", err)
-			results[i].Err = err
+			results[i].Err = err // reported once by the caller, not logged here too
 			return
 		}
 		results[i].Plan, results[i].Written = applied, applied.Changed()
@@ -185,11 +185,4 @@ func (r *Runner) inParallel(n int, f func(i int)) {
 		})
 	}
 	wg.Wait()
-}
-
-func (r *Runner) logger() *slog.Logger {
-	if r.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return r.Logger
 }

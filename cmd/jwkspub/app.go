@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/jwkspub/jwkspub/internal/didyoumean"
 	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/sources"
 	"github.com/jwkspub/jwkspub/sources/vault"
@@ -46,6 +48,13 @@ func run(ctx context.Context, args []string, e env) int {
 		e.diag = newStderrLog(e.stderr, logFormatOf(args, e.lookup) == "json")
 	}
 	app := newApp(e)
+	if n := len(args); n >= 2 && args[n-1] == completionFlag {
+		app.Setup()
+		for _, w := range complete(app, args[1:n-1], e.lookup) {
+			fmt.Fprintln(e.stdout, w)
+		}
+		return exitOK
+	}
 	err := app.RunContext(ctx, args)
 	// Cleanups run even after an interrupt, briefly: a token left valid is worse than a
 	// second's delay. After an interrupt they get less, as the process is due to end within a
@@ -94,11 +103,17 @@ func newApp(e env) *cli.App {
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 0 {
-				return usagef("unknown command %q", c.Args().First())
+				name := c.Args().First()
+				var names []string
+				for _, cmd := range c.App.VisibleCommands() {
+					names = append(names, cmd.Name)
+				}
+				return usagef("unknown command %q%s", name, didyoumean.Suffix(name, names))
 			}
 			return cli.ShowAppHelp(c)
 		},
 	}
+	completeHelp(app.Commands)
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = app.OnUsageError
 		if cmd.Before == nil {
@@ -123,7 +138,12 @@ func noArgs(c *cli.Context) error {
 
 // Common flags, shared by every command that reads sets.
 func commonFlags() []cli.Flag {
-	return append([]cli.Flag{
+	return append(setFlags(), vaultFlags()...)
+}
+
+// setFlags are the common flags without Vault's: for status, which reads no source.
+func setFlags() []cli.Flag {
+	return []cli.Flag{
 		&cli.StringFlag{Name: "config", Usage: "configuration file (default jwkspub.yaml if present)", EnvVars: []string{"JWKSPUB_CONFIG"}},
 		&cli.StringSliceFlag{Name: "set", Usage: "set `NAME` to work on (repeatable; default every set)", EnvVars: []string{"JWKSPUB_SET"}},
 		&cli.StringSliceFlag{Name: "source", Usage: "source `SPEC` for the one-set case without a config file (repeatable)", EnvVars: []string{"JWKSPUB_SOURCE"}},
@@ -133,7 +153,34 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "format", Value: "text", Usage: "output on stdout: text or json", EnvVars: []string{"JWKSPUB_FORMAT"}},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "logs on stderr: text or json", EnvVars: []string{"JWKSPUB_LOG_FORMAT"}},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"JWKSPUB_LOG_LEVEL"}},
-	}, vaultFlags()...)
+	}
+}
+
+// oneSetFlag replaces the repeatable --set of flags with a single one, for the commands that
+// work on exactly one set (build, render, verify): their help must not offer a repetition
+// they refuse.
+func oneSetFlag(flags []cli.Flag) []cli.Flag {
+	out := make([]cli.Flag, 0, len(flags))
+	for _, f := range flags {
+		if f.Names()[0] == "set" {
+			f = &cli.StringFlag{Name: "set", Usage: "the one set `NAME` to work on (needed when the configuration has several)", EnvVars: []string{"JWKSPUB_SET"}}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// setNames are the sets --set names, whether the command's --set is repeatable or not.
+func setNames(c *cli.Context) []string {
+	for _, f := range c.Command.Flags {
+		if _, one := f.(*cli.StringFlag); one && f.Names()[0] == "set" {
+			if v := c.String("set"); v != "" {
+				return []string{v}
+			}
+			return nil
+		}
+	}
+	return c.StringSlice("set")
 }
 
 // maxInputFlag is the input budget of every command that reads sources.
@@ -166,7 +213,9 @@ func readGlobals(c *cli.Context, e env) (*globals, error) {
 		return nil, usagef("--max-input-bytes: %v", err)
 	}
 	g.budget = sources.NewBudget(limit)
-	if g.vs, err = readVaultSettings(c); err != nil {
+	if c.Command.HasName("status") {
+		// status reads no source, and has no Vault flags.
+	} else if g.vs, err = readVaultSettings(c); err != nil {
 		return nil, err
 	}
 	if g.logger, err = newLogger(e.stderr, c.String("log-format"), c.String("log-level"), e.atExit); err != nil {
@@ -239,11 +288,16 @@ func loadConfig(c *cli.Context) (*config.Config, error) {
 		if cfg, err = config.LoadConfig(f, path); err != nil {
 			return nil, err
 		}
+		// A file: source in the file means a path beside the file, wherever jwkspub runs.
+		cfg.ResolvePaths(filepath.Dir(path))
 		if len(tgts) > 0 {
 			return nil, usagef("--target and --config do not mix: put the targets in the config file")
 		}
 	}
-	names := c.StringSlice("set")
+	if err := checkTargets(cfg); err != nil {
+		return nil, err
+	}
+	names := setNames(c)
 	if len(names) == 0 {
 		return cfg, nil
 	}
@@ -251,11 +305,33 @@ func loadConfig(c *cli.Context) (*config.Config, error) {
 	for _, n := range names {
 		s, ok := cfg.Set(n)
 		if !ok {
-			return nil, usagef("--set %q: no such set in the configuration", n)
+			have := make([]string, len(cfg.Sets))
+			for i, s := range cfg.Sets {
+				have[i] = s.Name
+			}
+			return nil, usagef("--set %q: no such set in the configuration%s (it has %s)", n, didyoumean.Suffix(n, have), strings.Join(have, ", "))
 		}
 		picked.Sets = append(picked.Sets, *s)
 	}
 	return picked, nil
+}
+
+// checkTargets checks every target URL against the scheme table as the configuration is
+// read, so that a misspelt query parameter (regoin=) is a usage error before anything is
+// read or built, not a stale target at run time.
+func checkTargets(cfg *config.Config) error {
+	var errs []string
+	for _, s := range cfg.Sets {
+		for i, t := range s.Targets {
+			if _, err := checkTarget(t.URL); err != nil {
+				errs = append(errs, fmt.Sprintf("set %q: target %d: %v", s.Name, i+1, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return usagef("%s", strings.Join(errs, "\n"))
+	}
+	return nil
 }
 
 // oneSet returns the only selected set, for commands that write one set ("build writes").

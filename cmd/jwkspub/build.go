@@ -19,7 +19,7 @@ func buildCommand(e env) *cli.Command {
 	return &cli.Command{
 		Name:  "build",
 		Usage: "read the sources and write a validated jwks.json; writes nothing else",
-		Flags: append(commonFlags(),
+		Flags: append(oneSetFlag(commonFlags()),
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "jwks.json", Usage: "where to write the set (- for stdout)", EnvVars: []string{"JWKSPUB_OUTPUT"}},
 			&cli.BoolFlag{Name: "pretty", Usage: "indent the JSON for humans", EnvVars: []string{"JWKSPUB_PRETTY"}},
 		),

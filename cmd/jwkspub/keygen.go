@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 
@@ -22,7 +23,7 @@ func keygenCommand(e env) *cli.Command {
 			"<PREFIX>PUBLIC_KEY / <PREFIX>KEY_ID lines the env-prefix source reads.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "kty", Value: "EC", Usage: "key type: RSA, EC or OKP (Ed25519)", EnvVars: []string{"JWKSPUB_KTY"}},
-			&cli.IntFlag{Name: "bits", Usage: fmt.Sprintf("RSA modulus size (default %d; at least 2048)", keygen.DefaultRSABits), EnvVars: []string{"JWKSPUB_BITS"}},
+			&cli.IntFlag{Name: "bits", Usage: "RSA modulus size (at least 2048)", DefaultText: strconv.Itoa(keygen.DefaultRSABits), EnvVars: []string{"JWKSPUB_BITS"}},
 			&cli.StringFlag{Name: "crv", Usage: "curve: P-256 (default), P-384 or P-521 for EC; Ed25519 for OKP", EnvVars: []string{"JWKSPUB_CRV"}},
 			&cli.StringFlag{Name: "alg", Usage: "alg to publish the key with (default inferred: RS256, ES256/384/512, EdDSA)", EnvVars: []string{"JWKSPUB_ALG"}},
 			&cli.StringFlag{Name: "kid", Usage: "kid (default the RFC 7638 thumbprint)", EnvVars: []string{"JWKSPUB_KID"}},

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -52,7 +53,7 @@ func publishCommand(e env) *cli.Command {
 			var results []report.PublishResult
 			current := 0
 			for i, p := range pl.plans {
-				r := report.PublishResult{Set: p.Set, Target: p.Target, Outcome: report.OutcomeUnchanged, Plan: p, Digest: p.Digest}
+				r := report.PublishResult{Set: p.Set, Target: p.Target, Outcome: report.OutcomeUnchanged, Plan: p, Digest: p.Digest, Raced: res[i].Plan != nil && res[i].Plan != p}
 				if err := res[i].Err; err != nil {
 					pl.stale = append(pl.stale, staleTarget{set: p.Set, target: p.Target, err: err})
 					continue
@@ -102,14 +103,36 @@ func printResults(e env, results []report.PublishResult) {
 	for _, r := range results {
 		switch r.Outcome {
 		case report.OutcomeUnchanged:
-			fmt.Fprintf(e.stdout, "set %q -> %s: unchanged%s\n", r.Set, r.Target, digestNote(r.Digest))
+			note := ""
+			if r.Raced {
+				note = ": another publisher wrote this same document first (lost the race); nothing was written by this run"
+			}
+			fmt.Fprintf(e.stdout, "set %q -> %s: unchanged%s%s\n", r.Set, r.Target, note, digestNote(r.Digest))
 		case report.OutcomePublished:
-			a, rm, ch := r.Plan.Count()
-			fmt.Fprintf(e.stdout, "set %q -> %s: published (%d added, %d removed, %d changed)%s\n", r.Set, r.Target, a, rm, ch, digestNote(r.Digest))
+			fmt.Fprintf(e.stdout, "set %q -> %s: %s%s\n", r.Set, r.Target, publishedLine(r), digestNote(r.Digest))
 		default:
-			fmt.Fprintf(e.stdout, "set %q -> %s: STALE: %s\n", r.Set, r.Target, r.Error)
+			// The error itself is printed once, on stderr, with the run's outcome.
+			fmt.Fprintf(e.stdout, "set %q -> %s: STALE: nothing written (the error is on stderr)\n", r.Set, r.Target)
 		}
 	}
+}
+
+// publishedLine says what a run that wrote something changed: the key counts, or, when no key
+// changed, which objects it wrote, and whether it wrote after losing a race.
+func publishedLine(r report.PublishResult) string {
+	a, rm, ch := r.Plan.Count()
+	what := "published"
+	if r.Raced {
+		what = "published after losing a race to another publisher"
+	}
+	if a+rm+ch > 0 {
+		return fmt.Sprintf("%s (%d added, %d removed, %d changed)", what, a, rm, ch)
+	}
+	var objs []string
+	for _, o := range r.Plan.Objects {
+		objs = append(objs, o.Key)
+	}
+	return fmt.Sprintf("%s: no key changed; this run wrote only %s", what, strings.Join(objs, ", "))
 }
 
 // digestNote names an image's digest after a result line.

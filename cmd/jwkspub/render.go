@@ -24,7 +24,7 @@ func renderCommand(e env) *cli.Command {
 			"Build the image with: docker build DIR\n" +
 			"Or run the same context with a local nginx:\n" +
 			"  nginx -p DIR/ -c DIR/nginx.conf -e stderr -g 'daemon off; pid /tmp/jwkspub-nginx.pid;'",
-		Flags: append(commonFlags(),
+		Flags: append(oneSetFlag(commonFlags()),
 			&cli.StringFlag{Name: "dir", Usage: "build context `DIR` to write (created if needed)", EnvVars: []string{"JWKSPUB_DIR"}},
 			&cli.StringFlag{Name: "listen", Value: d.Listen, Usage: "nginx listen address: `PORT` or HOST:PORT", EnvVars: []string{"JWKSPUB_LISTEN"}},
 			&cli.StringFlag{Name: "base-image", Value: d.BaseImage, Usage: "the Dockerfile's FROM `IMAGE` (pin it by digest)", EnvVars: []string{"JWKSPUB_BASE_IMAGE"}},

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,7 +88,7 @@ func cmdExpandEnv(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // cmdServeJWKS serves a file of the script's work directory over TLS on loopback, for
-// diff --against: "servejwks served.json" sets $JWKS_URL, and $SSL_CERT_FILE to the server's
+// diff --against and verify --url: "servejwks served.json" sets $JWKS_URL, and $SSL_CERT_FILE to the server's
 // certificate so the jwkspub subprocess trusts it. The file is read per request, so the
 // script can change what is served.
 func cmdServeJWKS(ts *testscript.TestScript, neg bool, args []string) {
@@ -100,6 +101,10 @@ func cmdServeJWKS(ts *testscript.TestScript, neg bool, args []string) {
 		if err != nil {
 			http.NotFound(w, r)
 			return
+		}
+		// FILE.cors, when present, is the Access-Control-Allow-Origin answered to an Origin.
+		if allow, err := os.ReadFile(file + ".cors"); err == nil && r.Header.Get("Origin") != "" {
+			w.Header().Set("Access-Control-Allow-Origin", strings.TrimSpace(string(allow)))
 		}
 		w.Header().Set("Cache-Control", "public, max-age=900")
 		w.Header().Set("Content-Type", "application/json")

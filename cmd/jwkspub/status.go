@@ -14,7 +14,7 @@ func statusCommand(e env) *cli.Command {
 	return &cli.Command{
 		Name:  "status",
 		Usage: "per kid: first published, safe to sign with from, superseded, removable from",
-		Flags: commonFlags(),
+		Flags: setFlags(),
 		Action: func(c *cli.Context) error {
 			g, err := readGlobals(c, e)
 			if err != nil {

@@ -39,7 +39,7 @@ func verifyCommand(e env) *cli.Command {
 			&cli.DurationFlag{Name: "skew", Value: 0, Usage: "clock skew tolerated for exp and nbf", EnvVars: []string{"JWKSPUB_SKEW"}},
 			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "timeout for fetching --url", EnvVars: []string{"JWKSPUB_TIMEOUT"}},
 			&cli.StringFlag{Name: "config", Usage: "configuration file whose set's policy applies (default jwkspub.yaml if present)", EnvVars: []string{"JWKSPUB_CONFIG"}},
-			&cli.StringSliceFlag{Name: "set", Usage: "set `NAME` whose policy applies", EnvVars: []string{"JWKSPUB_SET"}},
+			&cli.StringFlag{Name: "set", Usage: "the set `NAME` whose policy applies (needed when the configuration has several)", EnvVars: []string{"JWKSPUB_SET"}},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "output on stdout: text or json", EnvVars: []string{"JWKSPUB_FORMAT"}},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "logs on stderr: text or json", EnvVars: []string{"JWKSPUB_LOG_FORMAT"}},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"JWKSPUB_LOG_LEVEL"}},
@@ -111,6 +111,11 @@ func runVerify(c *cli.Context, e env) error {
 		}
 		d, served, err := expectDrift(c, e, rawURL, logger)
 		if err != nil {
+			return err
+		}
+		// Not fetched at all (403 from a private bucket, 5xx, no connection) is an error (1),
+		// not drift (2): nothing was compared.
+		if err := d.FetchFailed(); err != nil {
 			return err
 		}
 		if d.Drifted() {
@@ -198,6 +203,9 @@ func runVerify(c *cli.Context, e env) error {
 		t := out.Token
 		fmt.Fprintf(e.stdout, "token ok: kid %q, alg %s, expires %s\n", t.KID, t.Alg, t.Expires.Format(time.RFC3339))
 	}
+	if corsOrigin != "" {
+		fmt.Fprintf(e.stdout, "cors ok: Access-Control-Allow-Origin allows %s\n", corsOrigin)
+	}
 	return tokErr
 }
 
@@ -254,7 +262,7 @@ func expectDrift(c *cli.Context, e env, rawURL string, logger *slog.Logger) (*se
 func verifyPolicy(c *cli.Context) (jwks.Policy, string, error) {
 	if c.String("config") == "" {
 		if _, err := os.Stat("jwkspub.yaml"); err != nil {
-			if len(c.StringSlice("set")) > 0 {
+			if len(setNames(c)) > 0 {
 				return jwks.Policy{}, "", usagef("--set needs a configuration file")
 			}
 			return jwks.Policy{}, "", nil

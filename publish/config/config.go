@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/jwkspub/jwkspub/internal/didyoumean"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/served"
@@ -91,7 +93,7 @@ func (s *SourceConfig) UnmarshalYAML(n *yaml.Node) error {
 		Optional bool   `yaml:"optional"`
 		Versions string `yaml:"versions"`
 	}
-	if err := strictDecode(n, &m, "spec", "alg", "kid", "optional", "versions"); err != nil {
+	if err := strictDecode(n, &m, sourceFields...); err != nil {
 		return err
 	}
 	s.Spec = sources.Spec{Spec: m.Spec, Alg: m.Alg, KID: m.KID, Optional: m.Optional, Versions: m.Versions}
@@ -105,7 +107,7 @@ func (t *TargetConfig) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	}
 	type plain TargetConfig
-	return strictDecode(n, (*plain)(t), "url", "public_url", "public_read")
+	return strictDecode(n, (*plain)(t), targetFields...)
 }
 
 // strictDecode decodes a flat mapping node, refusing keys outside known: yaml.v3 does not
@@ -116,12 +118,8 @@ func strictDecode(n *yaml.Node, dst any, known ...string) error {
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
-		ok := false
-		for _, name := range known {
-			ok = ok || k.Value == name
-		}
-		if !ok {
-			return fmt.Errorf("line %d: unknown field %q (known: %s)", k.Line, k.Value, strings.Join(known, ", "))
+		if !contains(known, k.Value) {
+			return fmt.Errorf("unknown field %q (line %d)%s", k.Value, k.Line, didyoumean.Suffix(k.Value, known))
 		}
 	}
 	if err := n.Decode(dst); err != nil {
@@ -143,6 +141,13 @@ func LoadConfig(r io.Reader, name string) (*Config, error) {
 // ParseConfig parses and validates configuration bytes; name is used in messages.
 func ParseConfig(data []byte, name string) (*Config, error) {
 	var c Config
+	// Unknown fields first, in the schema's words: the decoder's own message names Go types.
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err == nil {
+		if errs := checkFields(&root); len(errs) > 0 {
+			return nil, fmt.Errorf("%s: %s", name, strings.Join(errs, "\n"))
+		}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
@@ -334,6 +339,20 @@ func ValidateTarget(raw string) error {
 		}
 	}
 	return nil
+}
+
+// ResolvePaths makes the relative paths of file: sources relative to dir, the directory of
+// the configuration file, so that a configuration reads the same keys from wherever jwkspub
+// runs. Absolute paths, and every other kind of source, are left as written.
+func (c *Config) ResolvePaths(dir string) {
+	for i := range c.Sets {
+		for j := range c.Sets[i].Sources {
+			s := &c.Sets[i].Sources[j].Spec
+			if p, ok := strings.CutPrefix(s.Spec, "file:"); ok && p != "" && !filepath.IsAbs(p) {
+				s.Spec = "file:" + filepath.Join(dir, p)
+			}
+		}
+	}
 }
 
 // Set returns the named set.

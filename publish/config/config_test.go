@@ -63,11 +63,15 @@ func TestParseConfigErrors(t *testing.T) {
 		name, yaml string
 		want       []string
 	}{
-		{"unknown top field", "sets: []\nextra: 1\n", []string{"line 2", "field extra not found"}},
-		{"unknown set field", "sets:\n  - name: a\n    sources: [env:X]\n    polcy: {}\n", []string{"line 4", "polcy"}},
-		{"unknown policy field", "sets:\n  - name: a\n    sources: [env:X]\n    policy: {max_kyes: 3}\n", []string{"line 4", "max_kyes"}},
-		{"unknown source option", "sets:\n  - name: a\n    sources:\n      - spec: env:X\n        algo: RS256\n", []string{"line 5", `unknown field "algo"`}},
-		{"unknown target option", "sets:\n  - name: a\n    sources: [env:X]\n    targets:\n      - {url: 'file:///a/b', cdn: x}\n", []string{"line 5", `unknown field "cdn"`}},
+		{"unknown top field", "sets: []\nextra: 1\n", []string{`c.yaml: unknown field "extra" (line 2)`}},
+		{"unknown top field, near", "set:\n  - name: a\n", []string{`c.yaml: unknown field "set" (line 1); did you mean "sets"?`}},
+		{"unknown set field", "sets:\n  - name: a\n    sources: [env:X]\n    polcy: {}\n", []string{`sets[0]: unknown field "polcy" (line 4); did you mean "policy"?`}},
+		{"unknown policy field", "sets:\n  - name: a\n    sources: [env:X]\n    policy: {max_kyes: 3}\n", []string{`sets[0].policy: unknown field "max_kyes" (line 4); did you mean "max_keys"?`}},
+		{"unknown rotation field", "sets:\n  - name: a\n    sources: [env:X]\n    rotation: {cdn_tll: 5m}\n", []string{`sets[0].rotation: unknown field "cdn_tll" (line 4); did you mean "cdn_ttl"?`}},
+		{"unknown output field", "sets:\n  - name: a\n    sources: [env:X]\n    output: {colour: red}\n", []string{`sets[0].output: unknown field "colour" (line 4)`}},
+		{"unknown source option", "sets:\n  - name: a\n    sources:\n      - spec: env:X\n        algo: RS256\n", []string{`sets[0].sources[0]: unknown field "algo" (line 5); did you mean "alg"?`}},
+		{"unknown target option", "sets:\n  - name: a\n    sources: [env:X]\n    targets:\n      - {url: 'file:///a/b', public_ur: x}\n", []string{`sets[0].targets[0]: unknown field "public_ur" (line 5); did you mean "public_url"?`}},
+		{"every unknown field at once", "sets:\n  - name: a\n    polcy: {}\n  - name: b\n    isuer: x\n", []string{`sets[0]: unknown field "polcy" (line 3)`, `sets[1]: unknown field "isuer" (line 5); did you mean "issuer"?`}},
 		{"empty", "", []string{"empty configuration"}},
 		{"no sets", "sets: []\n", []string{"no sets"}},
 		{"everything wrong at once", `sets:

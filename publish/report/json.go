@@ -56,9 +56,12 @@ type PublishResult struct {
 	Outcome string `json:"outcome"`
 	// Digest is, for an oci:// target, the image digest the tag names: the pushed one, or
 	// the live one when unchanged.
-	Digest string        `json:"digest,omitempty"`
-	Error  string        `json:"error,omitempty"`
-	Plan   *publish.Plan `json:"plan,omitempty"`
+	Digest string `json:"digest,omitempty"`
+	Error  string `json:"error,omitempty"`
+	// Raced reports that the first write lost a race to another publisher and the target was
+	// re-planned against what that publisher wrote.
+	Raced bool          `json:"raced,omitempty"`
+	Plan  *publish.Plan `json:"plan,omitempty"`
 }
 
 // Publish outcomes.

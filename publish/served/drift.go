@@ -6,6 +6,7 @@ import (
 
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -31,7 +32,14 @@ type Drift struct {
 	NotJWKS bool `json:"not_jwks,omitempty"`
 	// Headers are the differing headers: Old is what is served, New what is expected.
 	Headers []HeaderChange `json:"headers,omitempty"`
+
+	fetchErr error // see FetchFailed
 }
+
+// FetchFailed returns why the document could not be fetched, when that is not drift: a
+// refusal (401, 403: a private bucket's own URL), a server error, no connection. Only
+// "nothing served there" (404, 410) compares as drift, a document missing where it should be.
+func (d *Drift) FetchFailed() error { return d.fetchErr }
 
 // Drifted reports whether the served document differs from the expected one in any way.
 func (d *Drift) Drifted() bool {
@@ -70,12 +78,17 @@ func (d *Drift) String() string {
 
 // CheckDrift fetches rawURL (which must pass CheckFetchURL, as must every redirect) and
 // compares it with want: the exact bytes, Cache-Control, and Content-Type's media type. A
-// failed fetch is drift too (Drift.Error): what verifiers cannot fetch they cannot trust.
+// failed fetch sets Drift.Error, and is drift only when nothing is served there (404, 410);
+// any other failure is also returned by FetchFailed, for the caller to report as an error.
 func CheckDrift(ctx context.Context, client *http.Client, rawURL string, want *target.Object) *Drift {
 	d := &Drift{URL: rawURL}
 	body, h, err := fetchOK(ctx, client, rawURL, nil)
 	if err != nil {
 		d.Error = err.Error()
+		var se *StatusError
+		if !errors.As(err, &se) || !se.notServed() {
+			d.fetchErr = err
+		}
 		return d
 	}
 	if !bytes.Equal(body, want.Body) {

@@ -196,3 +196,44 @@ func TestWaitNoDrift(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckDriftFetchFailed: only "nothing served" (404, 410) compares as drift; a refusal
+// (a private bucket's 403), a server error or no connection is a fetch failure, with the status
+// and, for 401 and 403, the hint.
+func TestCheckDriftFetchFailed(t *testing.T) {
+	want := expected(t, edKeys(t, 1), "")
+	for _, tc := range []struct {
+		status  int
+		failed  string // "" when it is drift, not a failure
+		drifted bool
+	}{
+		{status: http.StatusNotFound, drifted: true},
+		{status: http.StatusGone, drifted: true},
+		{status: http.StatusForbidden, failed: "status 403 Forbidden (verifiers fetch without credentials; fix: verify the URL verifiers use", drifted: true},
+		{status: http.StatusUnauthorized, failed: "status 401 Unauthorized (verifiers fetch without credentials", drifted: true},
+		{status: http.StatusBadGateway, failed: "status 502 Bad Gateway", drifted: true},
+	} {
+		srv := serve(t, func(int) served { return served{status: tc.status} })
+		d := CheckDrift(context.Background(), srv.Client(), srv.URL+"/jwks.json", want)
+		err := d.FetchFailed()
+		switch {
+		case tc.failed == "" && err != nil:
+			t.Errorf("%d: FetchFailed = %v, want drift", tc.status, err)
+		case tc.failed != "" && (err == nil || !strings.Contains(err.Error(), tc.failed)):
+			t.Errorf("%d: FetchFailed = %v, want %q", tc.status, err, tc.failed)
+		}
+		if d.Drifted() != tc.drifted {
+			t.Errorf("%d: Drifted = %v", tc.status, d.Drifted())
+		}
+		if tc.status != http.StatusForbidden && tc.status != http.StatusUnauthorized && strings.Contains(d.Error, "fix:") {
+			t.Errorf("%d: hint given: %s", tc.status, d.Error)
+		}
+	}
+	// No connection at all.
+	srv := serve(t, func(int) served { return served{} })
+	u := srv.URL
+	srv.Close()
+	if d := CheckDrift(context.Background(), nil, u+"/jwks.json", want); d.FetchFailed() == nil {
+		t.Errorf("refused connection: not a fetch failure: %+v", d)
+	}
+}

@@ -87,7 +87,32 @@ func fetchOK(ctx context.Context, client *http.Client, rawURL string, extra http
 		return nil, nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("fetching %s: status %s", rawURL, resp.Status)
+		return nil, nil, &StatusError{URL: rawURL, StatusCode: resp.StatusCode, Status: resp.Status}
 	}
 	return resp.Body, resp.Header, nil
+}
+
+// StatusError is a fetch answered with a status other than 200.
+type StatusError struct {
+	URL        string
+	StatusCode int
+	// Status is the status line's text, "403 Forbidden".
+	Status string
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("fetching %s: status %s", e.URL, e.Status)
+	switch e.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		// The usual cause: a private bucket's own URL, which answers 403 to anyone without
+		// credentials, as it does to every verifier.
+		msg += " (verifiers fetch without credentials; fix: verify the URL verifiers use (the CDN's), or let anonymous clients read this object, e.g. a bucket policy granting s3:GetObject on it)"
+	}
+	return msg
+}
+
+// notServed reports whether the status says there is no document at the URL (yet): drift,
+// where any other failure to fetch is an error of its own.
+func (e *StatusError) notServed() bool {
+	return e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusGone
 }

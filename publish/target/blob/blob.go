@@ -20,10 +20,13 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"cloud.google.com/go/storage"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -32,6 +35,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	s3types "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -39,6 +43,7 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
+	"github.com/jwkspub/jwkspub/internal/didyoumean"
 	"github.com/jwkspub/jwkspub/publish/target"
 )
 
@@ -113,8 +118,29 @@ func ParseURL(raw string) (bucketURL, key string, err error) {
 	if u.Host == "" || key == "" || strings.HasSuffix(key, "/") {
 		return "", "", fmt.Errorf("%q: use %s://BUCKET/path/jwks.json: the path must name the document", raw, u.Scheme)
 	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "", "", fmt.Errorf("%q: query: %w", raw, err)
+	}
+	known := queryParams[u.Scheme]
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if !slices.Contains(known, k) {
+			return "", "", fmt.Errorf("%q: unknown query parameter %q%s (%s:// takes %s)", raw, k, didyoumean.Suffix(k, known), u.Scheme, strings.Join(known, ", "))
+		}
+	}
 	b := url.URL{Scheme: u.Scheme, Host: u.Host, RawQuery: u.RawQuery}
 	return b.String(), key, nil
+}
+
+// queryParams are the query parameters each store's gocloud.dev URL opener takes (v0.47: aws
+// config and s3blob, gcsblob, azureblob). The openers refuse any other, but only when the
+// bucket is opened at run time; ParseURL refuses them as soon as the configuration is read.
+var queryParams = map[string][]string{
+	storeS3: {"region", "endpoint", "use_path_style", "disable_https", "profile", "anonymous", "role",
+		"fips", "dualstack", "accelerate", "hostname_immutable", "rate_limiter_capacity", "ssetype", "kmskeyid", "awssdk",
+		"s3ForcePathStyle"},
+	storeGCS:   {"access_id", "private_key_path", "anonymous", "universe_domain", "grpc", "zonal"},
+	storeAzure: {"domain", "protocol", "cdn", "localemu", "storage_account"},
 }
 
 // Read reads each of the set's objects with one GET: body, headers, metadata and revision
@@ -151,7 +177,7 @@ func (t *Target) read(ctx context.Context, key string) (*target.Object, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("target %s: reading %s: %w%s", t.raw, key, storeError(err), accessHint(err))
+		return nil, fmt.Errorf("target %s: reading %s: %w", t.raw, key, t.explain(err))
 	}
 	defer r.Close()
 	if r.Size() > target.MaxObjectSize {
@@ -234,15 +260,6 @@ func (t *Target) checkGCSBucket(ctx context.Context) error {
 	return nil
 }
 
-// accessHint says what to fix for denied access and wrong credentials.
-func accessHint(err error) string {
-	switch gcerrors.Code(err) {
-	case gcerrors.PermissionDenied:
-		return " (fix: grant these credentials read and write on the bucket's objects)"
-	}
-	return ""
-}
-
 // Write writes objs in order, each conditional on the revision it was read at in base (or
 // create-only where base had none). The first refusal wraps target.ErrConflict.
 func (t *Target) Write(ctx context.Context, base *target.Snapshot, objs []target.Object) error {
@@ -295,7 +312,7 @@ func (t *Target) write(ctx context.Context, o *target.Object, prev *target.Objec
 		// these credentials: GCS answers 403 as 404 here).
 		return fmt.Errorf("target %s: writing %s: the bucket or container %q does not exist or these credentials cannot see it (fix: create it, private; jwkspub never creates buckets): %w", t.raw, o.Name, t.bucketName(), storeError(err))
 	case err != nil:
-		return fmt.Errorf("target %s: writing %s: %w%s", t.raw, o.Name, storeError(err), accessHint(err))
+		return fmt.Errorf("target %s: writing %s: %w", t.raw, o.Name, t.explain(err))
 	}
 	return nil
 }
@@ -388,7 +405,7 @@ func (t *Target) delete(ctx context.Context, key string, prev *target.Object) er
 	case isConflict(err):
 		return fmt.Errorf("target %s: deleting %s: %w", t.raw, key, target.ErrConflict)
 	case err != nil:
-		return fmt.Errorf("target %s: deleting %s: %w", t.raw, key, storeError(err))
+		return fmt.Errorf("target %s: deleting %s: %w", t.raw, key, t.explain(err))
 	}
 	return nil
 }
@@ -401,9 +418,74 @@ func (t *Target) bucketName() string {
 	return t.raw
 }
 
-// storeError shortens the Azure SDK's multi-line error text (request, response body) to its
-// status and error code; the original stays reachable through errors.As.
+// explain turns the store's errors that adopters meet first (wrong secret, unknown access
+// key, denied access, an expired session token, a bucket host that does not resolve, nothing
+// listening at the endpoint) into what is wrong and the fix. Others are shortened by
+// storeError. The SDK's error stays reachable through errors.As either way.
+func (t *Target) explain(err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		code := ae.ErrorCode()
+		what := "S3 " + code
+		var re *awshttp.ResponseError
+		if errors.As(err, &re) {
+			what = fmt.Sprintf("HTTP %d %s", re.HTTPStatusCode(), code)
+		}
+		switch code {
+		case "SignatureDoesNotMatch":
+			return &shortError{msg: "the store rejected the request signature: the secret access key is not the one of this access key ID (" + what + "; fix: set AWS_SECRET_ACCESS_KEY, or aws_secret_access_key in the profile, to the secret issued with the access key)", err: err}
+		case "InvalidAccessKeyId":
+			return &shortError{msg: "the store does not know this access key ID (" + what + "; fix: check AWS_ACCESS_KEY_ID or the profile in use (AWS_PROFILE); a key of another account or store is unknown here)", err: err}
+		case "AccessDenied", "AllAccessDisabled", "AccountProblem":
+			return &shortError{msg: "access denied (" + what + "; fix: grant these credentials s3:GetObject, s3:PutObject and s3:DeleteObject on the bucket's objects)", err: err}
+		case "ExpiredToken", "TokenRefreshRequired", "RequestExpired":
+			return &shortError{msg: "the session token has expired (" + what + "; fix: get fresh temporary credentials: aws sso login, or re-run the step that assumes the role)", err: err}
+		case "InvalidToken", "InvalidTokenId":
+			return &shortError{msg: "the session token is not valid for these credentials (" + what + "; fix: unset AWS_SESSION_TOKEN with long-lived keys, or get fresh temporary credentials)", err: err}
+		}
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		if t.store == storeS3 {
+			q := t.query()
+			if q.Get("endpoint") != "" && q.Get("use_path_style") == "" && strings.HasPrefix(dns.Name, t.bucketName()+".") {
+				return &shortError{msg: fmt.Sprintf("cannot resolve %s: without use_path_style the bucket is addressed as a subdomain of the endpoint (fix: add use_path_style=true to the target URL's query, as MinIO and most S3-compatible stores need)", dns.Name), err: err}
+			}
+		}
+		return &shortError{msg: fmt.Sprintf("cannot resolve %s (fix: check the endpoint or bucket name in the target URL, and DNS)", dns.Name), err: err}
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		addr := "the store"
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Addr != nil {
+			addr = oe.Addr.String()
+		}
+		return &shortError{msg: fmt.Sprintf("connection refused by %s: nothing accepts connections there (fix: check endpoint= in the target URL, and that the store is running)", addr), err: err}
+	}
+	if gcerrors.Code(err) == gcerrors.PermissionDenied {
+		return &shortError{msg: storeError(err).Error() + " (fix: grant these credentials read and write on the bucket's objects)", err: err}
+	}
+	return storeError(err)
+}
+
+// query is the target URL's query, for explain.
+func (t *Target) query() url.Values {
+	if u, err := url.Parse(t.raw); err == nil {
+		return u.Query()
+	}
+	return nil
+}
+
+// storeError shortens the AWS SDK's error text to its status, code and message, and the Azure
+// SDK's multi-line text (request, response body) to its status and error code; the original
+// stays reachable through errors.As.
 func storeError(err error) error {
+	// The AWS SDK's text carries the operation, request and host IDs: keep status, code, message.
+	var ae smithy.APIError
+	var hre *awshttp.ResponseError
+	if errors.As(err, &ae) && errors.As(err, &hre) {
+		return &shortError{msg: fmt.Sprintf("HTTP %d %s: %s", hre.HTTPStatusCode(), ae.ErrorCode(), ae.ErrorMessage()), err: err}
+	}
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) {
 		return err

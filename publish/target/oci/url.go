@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/jwkspub/jwkspub/internal/didyoumean"
 	"github.com/jwkspub/jwkspub/templates"
 )
 
@@ -41,7 +42,7 @@ func ParseURL(raw string) (Location, error) {
 	q := u.Query()
 	for k := range q {
 		if k != "base" && k != "platform" {
-			return Location{}, fmt.Errorf("target %q: unknown parameter %q (known: base, platform)", raw, k)
+			return Location{}, fmt.Errorf("target %q: unknown parameter %q%s (known: base, platform)", raw, k, didyoumean.Suffix(k, []string{"base", "platform"}))
 		}
 	}
 	base := q.Get("base")
