@@ -158,6 +158,13 @@ func WriteTimelineText(w io.Writer, tls []*rotation.Timeline) error {
 			if k.Retired != nil {
 				state = "retired " + day(k.Retired)
 			}
+			if o := k.RemovalAllowed; o != nil {
+				state += fmt.Sprintf(", removal allowed by %s at %s", o.By, day(&o.At))
+			}
+			source := k.Source
+			if k.Version > 0 {
+				source += fmt.Sprintf(" v%d", k.Version)
+			}
 			removable := day(k.RemovableFrom)
 			if k.RemovableFrom == nil && k.Retired == nil {
 				removable = "- (needs --allow-removal: no max_token_lifetime)"
@@ -170,7 +177,7 @@ func WriteTimelineText(w io.Writer, tls []*rotation.Timeline) error {
 				safe = "-"
 			}
 			fmt.Fprintf(&b, "  %s (%s, %s)\n    first published %s, safe to sign with from %s, superseded %s, removable from %s\n",
-				k.KID, k.Source, state, day(&k.FirstPublished), safe, day(k.Superseded), removable)
+				k.KID, source, state, day(&k.FirstPublished), safe, day(k.Superseded), removable)
 		}
 		if tl.SignWith != "" {
 			fmt.Fprintf(&b, "  sign with: %s (the newest key every verifier has)\n", tl.SignWith)

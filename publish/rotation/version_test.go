@@ -88,4 +88,3 @@ func TestNextStateVersion(t *testing.T) {
 		t.Error("NextState modified the old state")
 	}
 }
-
