@@ -134,7 +134,7 @@ func (t contextTarget) Read(ctx context.Context) (*target.Snapshot, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading the earlier render: %w (fix: remove the directory's stray file, or render into a new directory with --against URL)", err)
+			return nil, fmt.Errorf("reading the earlier render: %w (fix: restore or remove it, or render into a new directory with --against URL)", err)
 		}
 		snap.Objects[name] = &Object{Name: name, Body: data}
 	}
