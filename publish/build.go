@@ -150,13 +150,17 @@ func (g *sharedFailure) merged() error {
 	return fmt.Errorf("%s: %w", names, g.err)
 }
 
-// rankOrder replaces each key's Order with its rank among the source's keys (from 1, higher
-// is newer): by the Order the source gave, then by position, since sources return their keys
-// oldest first.
+// rankOrder gives each key of one source its Order, higher is newer. Orders the source gave
+// that are all positive and distinct (Transit and KV versions) are kept, so the state and
+// status name the version an operator knows; otherwise each key gets its rank from 1: by the
+// Order the source gave, then by position, since sources return their keys oldest first.
 func rankOrder(ks []sources.Key) {
 	given := false
 	for i := range ks {
 		given = given || ks[i].Order != 0
+	}
+	if given && distinctPositive(ks) {
+		return
 	}
 	if !given {
 		for i := range ks {
@@ -172,6 +176,17 @@ func rankOrder(ks []sources.Key) {
 	for r, i := range idx {
 		ks[i].Order = r + 1
 	}
+}
+
+func distinctPositive(ks []sources.Key) bool {
+	seen := make(map[int]bool, len(ks))
+	for _, k := range ks {
+		if k.Order <= 0 || seen[k.Order] {
+			return false
+		}
+		seen[k.Order] = true
+	}
+	return true
 }
 
 // WriteFileAtomic writes data to path so that readers see either the old or the new content,

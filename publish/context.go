@@ -13,6 +13,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/served"
+	"github.com/jwkspub/jwkspub/publish/target"
 	"github.com/jwkspub/jwkspub/templates"
 )
 
@@ -36,9 +37,8 @@ type ContextOptions struct {
 	// JWKSURI is the discovery document's jwks_uri; empty means the first target's public_url,
 	// else the issuer's /.well-known/jwks.json.
 	JWKSURI string
-	// State is the set's state object; nil leaves it out. It is written beside the JWKS as
-	// .well-known/jwks.json.state.json, in the image's document layer but never served (the
-	// configuration serves exact paths only).
+	// State is the set's state object (see PlanRender); nil leaves it out. It is written last,
+	// as ContextState.
 	State []byte
 }
 
@@ -46,7 +46,10 @@ type ContextOptions struct {
 const (
 	ContextJWKS      = templates.DocRoot + templates.JWKSPath
 	ContextDiscovery = templates.DocRoot + templates.DiscoveryPath
-	ContextState     = ContextJWKS + ".state.json"
+	// ContextState is the state render keeps between renders, at the top of the context
+	// directory: outside html/, nginx's root, so no request can reach it whatever nginx.conf
+	// serves, and not copied into the image by the Dockerfile.
+	ContextState = "jwks.json" + target.StateSuffix
 )
 
 // contextFiles are every file RenderContext may write: WriteContext removes the ones a render

@@ -16,7 +16,10 @@ type GuardOptions struct {
 	// the operator asserts no valid token was signed by them.
 	AllowRemoval []string
 	// Force overrides every rule but the empty set.
-	Force  bool
+	Force bool
+	// Actor names who overrides (the CI actor, the local user): the state records it on each
+	// kid whose removal only AllowRemoval or Force let through.
+	Actor  string
 	Logger *slog.Logger
 }
 

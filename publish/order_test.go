@@ -169,3 +169,32 @@ func TestBuildLoginFailureOnce(t *testing.T) {
 		t.Errorf("error does not name both Vault sources once and the file's own error:\n%s", msg)
 	}
 }
+
+// Versions a source gives (Transit's 2 and 3 after v1 was dropped) are kept, so the state and
+// status name them; orders that repeat or are missing become ranks.
+func TestRankOrder(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		given, want []int
+	}{
+		{"versions", []int{2, 3}, []int{2, 3}},
+		{"versions out of position", []int{7, 5}, []int{7, 5}},
+		{"none: position", []int{0, 0, 0}, []int{1, 2, 3}},
+		{"repeated", []int{4, 4, 2}, []int{2, 3, 1}},
+		{"some missing", []int{0, 9}, []int{1, 2}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ks := make([]sources.Key, len(tt.given))
+			for i, o := range tt.given {
+				ks[i].Order = o
+			}
+			rankOrder(ks)
+			for i := range ks {
+				if ks[i].Order != tt.want[i] {
+					t.Errorf("orders %v become %+v, want %v", tt.given, ks, tt.want)
+					break
+				}
+			}
+		})
+	}
+}

@@ -256,7 +256,7 @@ func keepUnavailable(o PlanOptions, target string, liveDoc *Object, old *rotatio
 		if sk == nil || !sk.Live() || !slices.Contains(o.Keys.Unavailable, sk.Source) || kids[k.KID] || thumbs[k.Thumbprint] {
 			continue
 		}
-		k.Spec = sk.Source
+		k.Spec, k.Order = sk.Source, sk.Version // the source is down: its order as last recorded
 		k.Origin = sources.Origin{Source: sk.Source, Location: "kept as live at " + target}
 		out.Keys = append(out.Keys, k)
 		kids[k.KID] = true

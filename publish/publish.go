@@ -25,6 +25,9 @@ type PublishOptions struct {
 // second loss fails with ErrConflict, as does a guard refusal of the new plan (*GuardError).
 func Publish(ctx context.Context, p *Plan, o PublishOptions) (*Plan, error) {
 	for attempt := 1; ; attempt++ {
+		if err := p.recordOverrides(o.Guard); err != nil {
+			return nil, err
+		}
 		if o.BeforeWrite != nil {
 			o.BeforeWrite(p, attempt)
 		}

@@ -12,8 +12,14 @@ import (
 
 // planFlags are shared by diff and publish.
 func planFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "step-summary", Usage: "append a Markdown summary to `FILE` (GitHub Actions sets $GITHUB_STEP_SUMMARY)", EnvVars: []string{"JWKSPUB_STEP_SUMMARY", "GITHUB_STEP_SUMMARY"}},
+	}, guardFlags()...)
+}
+
+// guardFlags are the operator's overrides of the rotation guard, for every command it judges.
+func guardFlags() []cli.Flag {
+	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "allow-removal", Usage: "let the rotation guard remove `KID` although its timing or the removal count says no (repeatable; logged)", EnvVars: []string{"JWKSPUB_ALLOW_REMOVAL"}},
 		&cli.BoolFlag{Name: "force", Usage: "override every rotation guard rule but the empty set (logged)", EnvVars: []string{"JWKSPUB_FORCE"}},
 	}

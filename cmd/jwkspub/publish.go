@@ -17,6 +17,7 @@ func publishCommand(e env) *cli.Command {
 		Usage: "plan, rotation guard, write to every target, read back",
 		Flags: append(append(commonFlags(), planFlags()...),
 			&cli.BoolFlag{Name: "dry-run", Usage: "plan and run the guard only, like diff; writes nothing", EnvVars: []string{"JWKSPUB_DRY_RUN"}},
+			actorFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			if c.Bool("dry-run") {
@@ -32,7 +33,7 @@ func publishCommand(e env) *cli.Command {
 			}
 			defer pl.close()
 			// The guard sees every plan before anything is written: one refusal stops all.
-			gopts := publish.GuardOptions{AllowRemoval: c.StringSlice("allow-removal"), Force: c.Bool("force"), Logger: g.logger}
+			gopts := publish.GuardOptions{AllowRemoval: c.StringSlice("allow-removal"), Force: c.Bool("force"), Actor: actorOf(c, e), Logger: g.logger}
 			res, verdict, err := pl.runner.Publish(c.Context, pl.plans, gopts)
 			var ge *publish.GuardError
 			if errors.As(err, &ge) {

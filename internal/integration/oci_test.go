@@ -30,6 +30,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/jwkspub/jwkspub/internal/ocitest"
+	"github.com/jwkspub/jwkspub/publish"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 )
 
@@ -311,8 +312,8 @@ func TestOCIPublish(t *testing.T) {
 			return err
 		}
 		rel, _ := filepath.Rel(filepath.Join(dir, "ctx"), p)
-		if rel == "Dockerfile" {
-			return nil
+		if rel == "Dockerfile" || rel == publish.ContextState {
+			return nil // render's own state stays outside the image; the image has its own
 		}
 		rendered++
 		want, _ := os.ReadFile(p)

@@ -166,7 +166,14 @@ func WriteTimelineText(w io.Writer, tls []*rotation.Timeline) error {
 				state = "not live"
 			}
 			if k.Retired != nil {
-				state = "retired " + k.Retired.UTC().Format(time.RFC3339) + ", " + relative(*k.Retired, tl.Now)
+				state = "retired " + day(k.Retired)
+			}
+			if o := k.RemovalAllowed; o != nil {
+				state += fmt.Sprintf(", removal allowed by %s at %s", o.By, o.At.UTC().Format(time.RFC3339))
+			}
+			source := k.Source
+			if k.Version > 0 {
+				source += fmt.Sprintf(" v%d", k.Version)
 			}
 			removable := day(k.RemovableFrom)
 			if k.RemovableFrom == nil && k.Retired == nil {
@@ -180,7 +187,7 @@ func WriteTimelineText(w io.Writer, tls []*rotation.Timeline) error {
 				safe = "-"
 			}
 			fmt.Fprintf(&b, "  %s (%s, %s)\n    first published %s, safe to sign with from %s, superseded %s, removable from %s\n",
-				k.KID, k.Source, state, day(&k.FirstPublished), safe, day(k.Superseded), removable)
+				k.KID, source, state, day(&k.FirstPublished), safe, day(k.Superseded), removable)
 		}
 		if tl.SignWith != "" {
 			fmt.Fprintf(&b, "  sign with: %s (the newest key every verifier has)\n", tl.SignWith)

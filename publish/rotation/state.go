@@ -105,6 +105,9 @@ func (s *State) Encode() ([]byte, error) {
 		c.Keys[i].FirstPublished = c.Keys[i].FirstPublished.UTC()
 		c.Keys[i].Superseded = utcPtr(c.Keys[i].Superseded)
 		c.Keys[i].Retired = utcPtr(c.Keys[i].Retired)
+		if o := c.Keys[i].RemovalAllowed; o != nil {
+			c.Keys[i].RemovalAllowed = &Override{By: o.By, At: o.At.UTC()}
+		}
 	}
 	slices.SortFunc(c.Keys, func(a, b StateKey) int { return strings.Compare(a.KID, b.KID) })
 	out, err := json.MarshalIndent(&c, "", "  ")
@@ -151,6 +154,7 @@ func NextState(old *State, live []jwks.LiveKey, set *jwks.Set, now time.Time) *S
 		for i := range next.Keys {
 			next.Keys[i].Superseded = clonePtr(next.Keys[i].Superseded)
 			next.Keys[i].Retired = clonePtr(next.Keys[i].Retired)
+			next.Keys[i].RemovalAllowed = cloneOverride(next.Keys[i].RemovalAllowed)
 		}
 	}
 	idx := func(kid string) int {
@@ -185,6 +189,14 @@ func NextState(old *State, live []jwks.LiveKey, set *jwks.Set, now time.Time) *S
 			fresh = append(fresh, k.KID)
 		case next.Keys[i].Source == "live" && src != "":
 			next.Keys[i].Source = src // adopted; now we know where it comes from
+		}
+		// The source's order as of this publication: a key kept for an unavailable source
+		// has none this run and keeps the recorded one.
+		if i < 0 {
+			i = len(next.Keys) - 1 // appended above
+		}
+		if k.Order > 0 {
+			next.Keys[i].Version = k.Order
 		}
 	}
 	for i := range next.Keys {
@@ -290,6 +302,14 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return a
 }
+func cloneOverride(o *Override) *Override {
+	if o == nil {
+		return nil
+	}
+	c := *o
+	return &c
+}
+
 func clonePtr(t *time.Time) *time.Time {
 	if t == nil {
 		return nil

@@ -1,6 +1,7 @@
 package rotation
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -57,11 +58,11 @@ func TimelineOf(set string, rules Rules, target string, st *State, live []jwks.L
 	for _, l := range live {
 		isLive[l.KID] = true
 	}
-	var newest *KeyTimeline
 	if st != nil {
 		for _, k := range st.Keys {
 			kt := KeyTimeline{KID: k.KID, Source: k.Source, Live: isLive[k.KID], FirstPublished: k.FirstPublished.UTC(),
-				SafeFrom: k.FirstPublished.Add(delay).UTC(), Superseded: utcPtr(k.Superseded), Retired: utcPtr(k.Retired)}
+				SafeFrom: k.FirstPublished.Add(delay).UTC(), Superseded: utcPtr(k.Superseded), Retired: utcPtr(k.Retired),
+				Version: k.Version, RemovalAllowed: k.RemovalAllowed}
 			if k.Superseded != nil && mtl > 0 {
 				r := k.Superseded.Add(addDelays(delay, mtl)).UTC()
 				kt.RemovableFrom = &r
@@ -81,18 +82,67 @@ func TimelineOf(set string, rules Rules, target string, st *State, live []jwks.L
 		}
 		return strings.Compare(a.KID, b.KID)
 	})
-	// The newest safe key, preferring one nothing supersedes: versions first published
-	// together are equally new by date, and their source's order marked all but the newest
-	// superseded.
-	for i := range tl.Keys {
-		k := &tl.Keys[i]
-		if k.Live && k.Retired == nil && !k.FirstPublished.IsZero() && !now.Before(k.SafeFrom) &&
-			(newest == nil || k.Superseded == nil || newest.Superseded != nil) {
-			newest = k
-		}
-	}
-	if newest != nil {
+	if newest := signWith(tl.Keys, now); newest != nil {
 		tl.SignWith = newest.KID
 	}
 	return tl
+}
+
+// signWith picks the key to sign with among the live keys every verifier has by now. Within
+// one source the source's own order decides (the highest Transit or KV version, the last in
+// file order), then a key nothing supersedes, then the later first publication: versions first
+// published together are equally new by date, and kid strings say nothing about age. Across
+// sources, a key nothing supersedes, then the later first publication. The kid breaks what ties
+// remain, so the answer never depends on the order of the state.
+func signWith(keys []KeyTimeline, now time.Time) *KeyTimeline {
+	safe := func(k *KeyTimeline) bool {
+		return k.Live && k.Retired == nil && !k.FirstPublished.IsZero() && !now.Before(k.SafeFrom)
+	}
+	// unsuperseded, then later first publication, then kid: the order across sources.
+	byDate := func(a, b *KeyTimeline) int {
+		if c := cmp.Compare(boolRank(a.Superseded == nil), boolRank(b.Superseded == nil)); c != 0 {
+			return c
+		}
+		if c := a.FirstPublished.Compare(b.FirstPublished); c != 0 {
+			return c
+		}
+		return strings.Compare(a.KID, b.KID)
+	}
+	best := map[string]*KeyTimeline{} // per source
+	var sources []string
+	for i := range keys {
+		k := &keys[i]
+		if !safe(k) {
+			continue
+		}
+		b, ok := best[k.Source]
+		if !ok {
+			sources = append(sources, k.Source)
+			best[k.Source] = k
+			continue
+		}
+		if k.Version > 0 && b.Version > 0 && k.Version != b.Version {
+			if k.Version > b.Version {
+				best[k.Source] = k
+			}
+			continue
+		}
+		if byDate(k, b) > 0 {
+			best[k.Source] = k
+		}
+	}
+	var newest *KeyTimeline
+	for _, src := range sources {
+		if k := best[src]; newest == nil || byDate(k, newest) > 0 {
+			newest = k
+		}
+	}
+	return newest
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
