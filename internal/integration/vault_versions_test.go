@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwkspub/jwkspub/publish/report"
 	"github.com/jwkspub/jwkspub/publish/rotation"
 )
 
@@ -85,10 +86,9 @@ func TestVaultVersionsTogetherThumbprintKIDs(t *testing.T) {
 		"  "+v2+" ("+src+" v2, live)",
 		"  sign with: "+v2+" (the newest key every verifier has)")
 	out, _, _ = run("status", "--format", "json")
-	var js struct {
-		Timelines []rotation.Timeline `json:"timelines"`
-	}
-	if err := json.Unmarshal([]byte(out), &js); err != nil || len(js.Timelines) != 1 || js.Timelines[0].SignWith != v2 {
+	var js report.StatusReport
+	if err := json.Unmarshal([]byte(out), &js); err != nil || len(js.Timelines) != 1 || js.Timelines[0].SignWith == nil ||
+		js.Timelines[0].SignWith.KID != v2 || js.Timelines[0].SignWith.Version != 2 {
 		t.Fatalf("status json: %v, want sign_with %s\n%s", err, v2, out)
 	}
 
