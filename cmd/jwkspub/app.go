@@ -15,6 +15,7 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/issuer"
 	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
@@ -268,7 +269,8 @@ func (g *globals) oneSet(what string) (*config.SetConfig, error) {
 
 // sourcesFor builds the sources of one set.
 func (g *globals) sourcesFor(set *config.SetConfig) ([]sources.Source, error) {
-	opts := sources.Options{DerivePublic: g.derivePublic, Logger: g.logger, Lookup: g.lookup, Budget: g.budget}
+	opts := sources.Options{DerivePublic: g.derivePublic, Logger: g.logger, Lookup: g.lookup, Budget: g.budget,
+		Issuer: &issuer.Fetcher{Logger: g.logger}}
 	if usesVault(set) {
 		v, err := g.vaultConn()
 		if err != nil {

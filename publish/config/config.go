@@ -18,6 +18,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/issuer"
 	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
@@ -85,16 +86,18 @@ func (s *SourceConfig) UnmarshalYAML(n *yaml.Node) error {
 		}
 	}
 	var m struct {
-		Spec     string `yaml:"spec"`
-		Alg      string `yaml:"alg"`
-		KID      string `yaml:"kid"`
-		Optional bool   `yaml:"optional"`
-		Versions string `yaml:"versions"`
+		Spec      string `yaml:"spec"`
+		Alg       string `yaml:"alg"`
+		KID       string `yaml:"kid"`
+		Optional  bool   `yaml:"optional"`
+		Versions  string `yaml:"versions"`
+		CAFile    string `yaml:"ca_file"`
+		TokenFile string `yaml:"token_file"`
 	}
-	if err := strictDecode(n, &m, "spec", "alg", "kid", "optional", "versions"); err != nil {
+	if err := strictDecode(n, &m, "spec", "alg", "kid", "optional", "versions", "ca_file", "token_file"); err != nil {
 		return err
 	}
-	s.Spec = sources.Spec{Spec: m.Spec, Alg: m.Alg, KID: m.KID, Optional: m.Optional, Versions: m.Versions}
+	s.Spec = sources.Spec{Spec: m.Spec, Alg: m.Alg, KID: m.KID, Optional: m.Optional, Versions: m.Versions, CAFile: m.CAFile, TokenFile: m.TokenFile}
 	return nil
 }
 
@@ -267,7 +270,7 @@ func ValidateSourceSpec(s sources.Spec) error {
 	if !ok {
 		return fmt.Errorf("%q has no kind; use one of %s followed by ':'", s.Spec, strings.Join(SourceKinds, ", "))
 	}
-	known := false
+	known := kind == "http" // a loopback test issuer; issuer.CheckSpec refuses any other
 	for _, k := range SourceKinds {
 		known = known || k == kind
 	}
@@ -281,6 +284,15 @@ func ValidateSourceSpec(s sources.Spec) error {
 		if err := vault.CheckVaultSpec(s); err != nil {
 			return err
 		}
+	}
+	isURL := kind == "https" || kind == "http"
+	if isURL {
+		if err := issuer.CheckSpec(s); err != nil {
+			return err
+		}
+	}
+	if !isURL && (s.CAFile != "" || s.TokenFile != "") {
+		return fmt.Errorf("%q: ca_file and token_file apply to https:// sources", s.Spec)
 	}
 	if s.Alg != "" {
 		if !slices.Contains(jwks.SupportedAlgs, s.Alg) {

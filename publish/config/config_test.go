@@ -89,6 +89,15 @@ func TestParseConfigErrors(t *testing.T) {
 			`directive "no-store"`, "content_type", "max_removed -1", `unknown scheme "http"`, "file:///absolute", "s3://BUCKET", "oci://REGISTRY",
 			`line 12: set "dup": duplicate set name`,
 		}},
+		{"issuer sources", `sets:
+  - name: a
+    sources:
+      - http://issuer.example/jwks
+      - {spec: "https://issuer.example/jwks", versions: all}
+      - {spec: "file:k.pem", ca_file: ca.pem}
+      - {spec: "env:X", token_file: t}
+`, []string{"line 2", `"http://issuer.example/jwks" is plain http to a non-loopback host`, "versions applies to vault-transit",
+			`"file:k.pem": ca_file and token_file apply to https:// sources`, `"env:X": ca_file and token_file apply`}},
 		{"template without text", "sets:\n  - name: a\n    sources: [env:X]\n    kid: template\n", []string{"kid_template"}},
 		{"bad duration", "sets:\n  - name: a\n    sources: [env:X]\n    rotation: {max_token_lifetime: forever}\n", []string{"line 4", `bad duration "forever"`}},
 	}
@@ -104,6 +113,22 @@ func TestParseConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestIssuerSourceOptions(t *testing.T) {
+	c, err := ParseConfig([]byte(`sets:
+  - name: a
+    sources:
+      - https://issuer.example/.well-known/openid-configuration
+      - {spec: "http://127.0.0.1:8080/jwks", ca_file: /etc/ca.pem, token_file: /run/token, optional: true}
+`), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Sets[0].Sources[1].Spec
+	if got.CAFile != "/etc/ca.pem" || got.TokenFile != "/run/token" || !got.Optional {
+		t.Fatalf("options %+v", got)
 	}
 }
 
