@@ -15,6 +15,7 @@ import (
 
 	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/awskms"
 	"github.com/jwkspub/jwkspub/sources/issuer"
 	"github.com/jwkspub/jwkspub/sources/vault"
 )
@@ -147,6 +148,7 @@ type globals struct {
 	lookup       func(string) (string, bool)
 	vs           vaultSettings
 	vault        *vault.Vault // made on first use by a vault-* source
+	kms          *awskms.KMS  // made on first use by an aws-kms: source
 	budget       *sources.Budget
 	atExit       *[]func(context.Context)
 }
@@ -277,6 +279,13 @@ func (g *globals) sourcesFor(set *config.SetConfig) ([]sources.Source, error) {
 			return nil, fmt.Errorf("set %q: %w", set.Name, err)
 		}
 		opts.Vault = v
+	}
+	if usesKMS(set) {
+		k, err := g.kmsConn()
+		if err != nil {
+			return nil, fmt.Errorf("set %q: %w", set.Name, err)
+		}
+		opts.KMS = k
 	}
 	out := make([]sources.Source, 0, len(set.Sources))
 	for _, sc := range set.Sources {

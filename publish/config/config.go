@@ -291,6 +291,14 @@ func ValidateSourceSpec(s sources.Spec) error {
 			return err
 		}
 	}
+	if kind == "aws-kms" {
+		if _, err := sources.ParseAWSKMSSpec(arg); err != nil {
+			return fmt.Errorf("%q: %w", s.Spec, err)
+		}
+		if s.Versions != "" {
+			return fmt.Errorf("%q: versions applies to vault-transit; list the KMS keys to publish, oldest first (aws-kms:OLD_KEY+alias/NAME)", s.Spec)
+		}
+	}
 	if !isURL && (s.CAFile != "" || s.TokenFile != "") {
 		return fmt.Errorf("%q: ca_file and token_file apply to https:// sources", s.Spec)
 	}

@@ -96,7 +96,10 @@ func TestParseConfigErrors(t *testing.T) {
       - {spec: "https://issuer.example/jwks", versions: all}
       - {spec: "file:k.pem", ca_file: ca.pem}
       - {spec: "env:X", token_file: t}
-`, []string{"line 2", `"http://issuer.example/jwks" is plain http to a non-loopback host`, "versions applies to vault-transit",
+      - {spec: "aws-kms:alias/jwt", versions: all}
+      - "aws-kms:k++alias/jwt"
+      - {spec: "aws-kms:alias/jwt", ca_file: ca.pem}
+`, []string{`"aws-kms:alias/jwt": versions applies to vault-transit`, `"aws-kms:k++alias/jwt": an empty key in the list`, `"aws-kms:alias/jwt": ca_file and token_file apply to https:// sources`, "line 2", `"http://issuer.example/jwks" is plain http to a non-loopback host`, "versions applies to vault-transit",
 			`"file:k.pem": ca_file and token_file apply to https:// sources`, `"env:X": ca_file and token_file apply`}},
 		{"template without text", "sets:\n  - name: a\n    sources: [env:X]\n    kid: template\n", []string{"kid_template"}},
 		{"bad duration", "sets:\n  - name: a\n    sources: [env:X]\n    rotation: {max_token_lifetime: forever}\n", []string{"line 4", `bad duration "forever"`}},
