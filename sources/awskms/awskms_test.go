@@ -1,8 +1,10 @@
 package awskms
 
 import (
+	"encoding/asn1"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -104,5 +106,31 @@ func TestClassify(t *testing.T) {
 				t.Errorf("sources.IsUnavailable does not see it through sources.Error")
 			}
 		})
+	}
+}
+
+// rawECDSA: KMS's DER signatures become JWS's fixed-width r||s, short values left-padded, and
+// anything else is refused rather than sent as a broken token.
+func TestRawECDSA(t *testing.T) {
+	der := func(r, s int64) []byte {
+		b, err := asn1.Marshal(struct{ R, S *big.Int }{big.NewInt(r), big.NewInt(s)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	got, err := rawECDSA(der(1, 258), 32)
+	if err != nil || len(got) != 64 || got[31] != 1 || got[62] != 1 || got[63] != 2 {
+		t.Fatalf("rawECDSA = %x, %v", got, err)
+	}
+	for name, in := range map[string][]byte{"not DER": []byte("sig"), "zero r": der(0, 1), "trailing": append(der(1, 1), 0)} {
+		if _, err := rawECDSA(in, 32); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	wide := new(big.Int).Lsh(big.NewInt(1), 300)
+	b, _ := asn1.Marshal(struct{ R, S *big.Int }{wide, wide})
+	if _, err := rawECDSA(b, 32); err == nil {
+		t.Error("accepted r wider than the curve")
 	}
 }
