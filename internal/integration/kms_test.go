@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -428,5 +429,61 @@ func TestKMSSignVerifiers(t *testing.T) {
 	out, errOut, code = runJwkspub(t, bin, dir, env, "verify", "--sign-test")
 	if code != 3 || !strings.Contains(out, "sign-test FAILED: aws-kms:"+mine) || !strings.Contains(errOut, "the probe KMS signed does not verify against the built set") {
 		t.Fatalf("a probe signed by another key: exit %d, want 3\n%s%s", code, out, errOut)
+	}
+}
+
+// TestKMSCLIOptionalDown: an optional aws-kms source whose KMS answers 500 (through a proxy in
+// front of the emulator) keeps its live keys at publish, with a warning; required, the run
+// fails and writes nothing.
+func TestKMSCLIOptionalDown(t *testing.T) {
+	e := newKMSEnv(t)
+	key := e.key(t, types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify)
+	var down atomic.Bool
+	proxy, _ := vaultFaultProxy(t, e.endpoint, func(n int64, w http.ResponseWriter, r *http.Request) bool {
+		if !down.Load() {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(500)
+		io.WriteString(w, `{"__type":"KMSInternalException","message":"internal error"}`)
+		return true
+	})
+	dir, out := t.TempDir(), t.TempDir()
+	config := func(optional bool) {
+		cfg := fmt.Sprintf("sets:\n  - name: kms\n    sources:\n      - {spec: %q, kid: %q, optional: %v}\n    targets:\n      - file://%s\n",
+			"aws-kms:"+key+"?endpoint="+proxy, "{{.Name}}", optional, filepath.Join(out, ".well-known", "jwks.json"))
+		if err := os.WriteFile(filepath.Join(dir, "jwkspub.yaml"), []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doc := func() string {
+		b, _ := os.ReadFile(filepath.Join(out, ".well-known", "jwks.json"))
+		return string(b)
+	}
+	bin := buildJwkspub(t)
+	env := []string{"HOME=" + dir, "AWS_REGION=" + e.region, "AWS_ACCESS_KEY_ID=jwkspub-test", "AWS_SECRET_ACCESS_KEY=jwkspub-test", "AWS_EC2_METADATA_DISABLED=true"}
+	config(true)
+	if _, errOut, code := runJwkspub(t, bin, dir, env, "publish"); code != 0 {
+		t.Fatalf("first publish: exit %d\n%s", code, errOut)
+	}
+	first := doc()
+	if !strings.Contains(first, `"kid":"`+key+`"`) {
+		t.Fatalf("first publication: %s", first)
+	}
+	down.Store(true)
+	stdout, errOut, code := runJwkspub(t, bin, dir, env, "publish")
+	if code != 0 || !strings.Contains(errOut, "optional source unavailable") || !strings.Contains(errOut, "KMSInternalException") {
+		t.Fatalf("optional source down: exit %d\n%s%s", code, stdout, errOut)
+	}
+	if doc() != first {
+		t.Errorf("the live keys changed:\nbefore %s\nafter  %s", first, doc())
+	}
+	config(false)
+	_, errOut, code = runJwkspub(t, bin, dir, env, "publish")
+	if code != 1 || !strings.Contains(errOut, "AWS KMS unreachable: kms:DescribeKey "+key+": KMSInternalException: internal error (after 4 attempts)") {
+		t.Fatalf("required source down: exit %d\n%s", code, errOut)
+	}
+	if doc() != first {
+		t.Errorf("a failed run changed the document")
 	}
 }
