@@ -17,11 +17,14 @@ ENVFILE=${JWKSPUB_SERVICES_ENV:-$CACHE/services.env}
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 FAKE_GCS_VERSION=v1.56.1
 AZURITE_VERSION=3.37.0
+# local-kms publishes no tags either: its pseudo-version of 2026-02-28.
+LOCAL_KMS_VERSION=v0.0.0-20260228092603-2a5e92d09ab6
 
 # Loopback ports, fixed so the cached env file stays valid while the services run.
 MINIO_PORT=${JWKSPUB_MINIO_PORT:-9000}
 FAKE_GCS_PORT=${JWKSPUB_FAKE_GCS_PORT:-4443}
 AZURITE_PORT=${JWKSPUB_AZURITE_PORT:-10000}
+LOCAL_KMS_PORT=${JWKSPUB_LOCAL_KMS_PORT:-18300}
 
 
 log() { echo "services: $*" >&2; }
@@ -214,6 +217,31 @@ start_azurite() {
 	EOF
 }
 
+# local-kms, an AWS KMS emulator (in its own leveldb under $CACHE/run/local-kms-data). It listens
+# on every interface (it has no host option); the suite reaches it on loopback. Its answers are
+# signed with any credentials: the suite passes the dummy ones MinIO's section exports. Reused
+# when the recorded process is alive and answers (any HTTP answer: it has no health route).
+start_local_kms() {
+	go_tool local-kms github.com/nsmithuk/local-kms "$LOCAL_KMS_VERSION"
+	local url=http://127.0.0.1:$LOCAL_KMS_PORT
+	if ! alive "$CACHE/run/local-kms.pid"; then
+		mkdir -p "$CACHE/run/local-kms-data"
+		KMS_ACCOUNT_ID=111122223333 KMS_REGION=us-east-1 KMS_DATA_PATH="$CACHE/run/local-kms-data" \
+			KMS_SEED_PATH=/nonexistent PORT="$LOCAL_KMS_PORT" \
+			nohup local-kms >"$CACHE/run/local-kms.log" 2>&1 &
+		echo $! >"$CACHE/run/local-kms.pid"
+	fi
+	local n=60
+	until curl -sS -o /dev/null "$url/" 2>/dev/null; do
+		n=$((n - 1)); [ "$n" -gt 0 ] || { log "local-kms not ready"; return 1; }
+		sleep 1
+	done
+	cat >>"$ENVFILE" <<-EOF
+	export JWKSPUB_IT_KMS_ENDPOINT=$url
+	export JWKSPUB_IT_KMS_REGION=us-east-1
+	EOF
+}
+
 start() {
 	: > "$ENVFILE"
 	# Each service section appends export lines to $ENVFILE. Sections are added by the
@@ -225,6 +253,7 @@ start() {
 	start_minio
 	start_fake_gcs
 	start_azurite
+	start_local_kms
 }
 
 stop() {

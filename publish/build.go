@@ -63,7 +63,7 @@ func Build(ctx context.Context, o BuildOptions) (*jwks.Set, error) {
 			}
 			// An optional source that is down (not wrong) keeps its live keys: publication
 			// carries them over from each target's live document rather than removing them.
-			if si < len(o.Set.Sources) && o.Set.Sources[si].Optional && vault.IsUnavailable(err) {
+			if si < len(o.Set.Sources) && o.Set.Sources[si].Optional && sources.IsUnavailable(err) {
 				msg := err.Error()
 				if g != nil && g.warned != "" {
 					msg = "the same failure as " + g.warned

@@ -13,7 +13,10 @@ import (
 // File reads keys from the files matching a path or glob (filepath.Match syntax), in sorted
 // order. A pattern that matches nothing is an error unless Optional is set.
 type File struct {
-	Pattern  string
+	Pattern string
+	// Dir, when set, is where a relative Pattern is matched; the source keeps Pattern as its
+	// name (see Spec.Dir).
+	Dir      string
 	Optional bool
 	Opts     Options
 	Defaults Defaults
@@ -24,7 +27,11 @@ func (f *File) String() string { return "file:" + f.Pattern }
 // Keys implements Source.
 func (f *File) Keys(ctx context.Context) ([]Key, error) {
 	origin := Origin{Source: f.String()}
-	paths, err := filepath.Glob(f.Pattern)
+	pattern := f.Pattern
+	if f.Dir != "" && !filepath.IsAbs(pattern) {
+		pattern = filepath.Join(f.Dir, pattern)
+	}
+	paths, err := filepath.Glob(pattern)
 	if err != nil {
 		return nil, &Error{Origin: origin, Err: fmt.Errorf("bad glob pattern: %w", err), Fix: "use filepath.Match syntax (*, ?, [a-z])"}
 	}
@@ -33,7 +40,7 @@ func (f *File) Keys(ctx context.Context) ([]Key, error) {
 			f.Opts.Log().Info("optional source matched no file", "source", f.String())
 			return nil, nil
 		}
-		return nil, &Error{Origin: origin, Err: fmt.Errorf("no file matches %q", f.Pattern), Fix: "check the path, or mark the source optional"}
+		return nil, &Error{Origin: origin, Err: fmt.Errorf("no file matches %q", pattern), Fix: "check the path, or mark the source optional"}
 	}
 	sort.Strings(paths)
 	keys := make([]Key, 0, len(paths)) // usually one key per file

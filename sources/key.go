@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/elliptic"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 )
@@ -124,6 +125,10 @@ type Options struct {
 	// read through); nil when no Vault is configured (then a vault-* spec is an error naming
 	// VAULT_ADDR).
 	Vault VaultSources
+	// Issuer builds the https:// sources (package sources/issuer); KMS the aws-kms: sources
+	// (package sources/awskms). nil makes such a spec an error.
+	Issuer Builder
+	KMS    Builder
 	// Budget bounds the bytes of key input read across every source sharing it. nil bounds
 	// each input alone by DefaultMaxInputBytes.
 	Budget *Budget
@@ -161,3 +166,13 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// IsUnavailable reports whether err means a source could not be reached rather than that it is
+// wrong: its service timed out, refused the connection, or answered 429 or 5xx after every
+// retry. An optional source failing this way keeps its live keys at publication (publish.Build
+// records it in Set.Unavailable) instead of dropping them. Errors say so by having a method
+// Unavailable() bool that returns true, anywhere in their chain.
+func IsUnavailable(err error) bool {
+	var u interface{ Unavailable() bool }
+	return errors.As(err, &u) && u.Unavailable()
+}

@@ -12,6 +12,17 @@ type Spec struct {
 	KID      string // kid mode or template for this source's keys, overriding the set's
 	Optional bool   // a missing file or unset variable is not an error
 	Versions string // for versioned sources (Vault): "all", "latest" or a number of recent versions
+	// CAFile is a PEM bundle of the CAs an https:// source trusts instead of the system's: a
+	// private issuer's.
+	CAFile string
+	// TokenFile holds a bearer token an https:// source sends (a Kubernetes API server's
+	// /openid/v1/jwks needs one). Read on each fetch, never logged.
+	TokenFile string
+	// Dir is the directory a relative file: path is read from: the configuration file's, so a
+	// configuration reads the same keys wherever jwkspub runs. Empty: the working directory.
+	// The spec as written (not the joined path) stays the source's name, which the state
+	// records: running from another directory must not make a key's source look new.
+	Dir string
 }
 
 // Defaults are a source's configured alg and kid, stamped on each key it yields.
@@ -28,9 +39,10 @@ func (d Defaults) Apply(keys []Key) {
 	}
 }
 
-// Kinds lists the spec kinds New understands: a spec is KIND:ARG. The configuration schema
+// Kinds lists the spec kinds New understands: a spec is KIND:ARG. New also takes http: for a
+// loopback test server, which the list leaves out so that no message suggests it. The configuration schema
 // (publish/config) checks specs against this same list.
-var Kinds = []string{"file", "env", "env-prefix", "vault-transit", "vault-kv", "vault-oidc"}
+var Kinds = []string{"file", "env", "env-prefix", "vault-transit", "vault-kv", "vault-oidc", "https", "aws-kms"}
 
 // kindList writes Kinds the way New's errors always have: "file: env: ...".
 func kindList() string { return strings.Join(Kinds, ": ") + ":" }
@@ -39,6 +51,13 @@ func kindList() string { return strings.Join(Kinds, ": ") + ":" }
 // Package sources/vault's *Vault is one: this package links no Vault client and no network
 // package, so the key model built on it links none either.
 type VaultSources interface {
+	NewSource(kind, arg string, s Spec, opts Options, d Defaults) (Source, error)
+}
+
+// Builder builds the source of a spec whose kind needs a package this one does not link: an
+// issuer's URL (https:, package sources/issuer) or a cloud KMS (aws-kms:, package
+// sources/awskms). The command hands them in through Options, as it does the Vault connection.
+type Builder interface {
 	NewSource(kind, arg string, s Spec, opts Options, d Defaults) (Source, error)
 }
 
@@ -65,13 +84,23 @@ func New(s Spec, opts Options) (Source, error) {
 	}
 	switch kind {
 	case "file":
-		return &File{Pattern: arg, Optional: s.Optional, Opts: opts, Defaults: d}, nil
+		return &File{Pattern: arg, Dir: s.Dir, Optional: s.Optional, Opts: opts, Defaults: d}, nil
 	case "env":
 		return &Env{Var: arg, Optional: s.Optional, Opts: opts, Defaults: d}, nil
 	case "env-prefix":
 		return &EnvPrefix{Prefix: arg, Optional: s.Optional, Opts: opts, Defaults: d}, nil
 	case "vault-transit", "vault-kv":
 		return newVault(kind, arg, s, opts, d)
+	case "https", "http":
+		if opts.Issuer == nil {
+			return nil, fmt.Errorf("source %q: no issuer fetcher configured", s.Spec)
+		}
+		return opts.Issuer.NewSource(kind, arg, s, opts, d)
+	case "aws-kms":
+		if opts.KMS == nil {
+			return nil, fmt.Errorf("source %q: no AWS KMS client configured", s.Spec)
+		}
+		return opts.KMS.NewSource(kind, arg, s, opts, d)
 	}
 	return nil, fmt.Errorf("source %q: unknown kind %q (one of %s)", s.Spec, kind, kindList())
 }

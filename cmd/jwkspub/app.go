@@ -17,6 +17,8 @@ import (
 	"github.com/jwkspub/jwkspub/internal/didyoumean"
 	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/awskms"
+	"github.com/jwkspub/jwkspub/sources/issuer"
 	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
@@ -197,6 +199,7 @@ type globals struct {
 	lookup       func(string) (string, bool)
 	vs           vaultSettings
 	vault        *vault.Vault // made on first use by a vault-* source
+	kms          *awskms.KMS  // made on first use by an aws-kms: source
 	budget       *sources.Budget
 	atExit       *[]func(context.Context)
 }
@@ -348,13 +351,21 @@ func (g *globals) oneSet(what string) (*config.SetConfig, error) {
 
 // sourcesFor builds the sources of one set.
 func (g *globals) sourcesFor(set *config.SetConfig) ([]sources.Source, error) {
-	opts := sources.Options{DerivePublic: g.derivePublic, Logger: g.logger, Lookup: g.lookup, Budget: g.budget}
+	opts := sources.Options{DerivePublic: g.derivePublic, Logger: g.logger, Lookup: g.lookup, Budget: g.budget,
+		Issuer: &issuer.Fetcher{Logger: g.logger}}
 	if usesVault(set) {
 		v, err := g.vaultConn()
 		if err != nil {
 			return nil, fmt.Errorf("set %q: %w", set.Name, err)
 		}
 		opts.Vault = v
+	}
+	if usesKMS(set) {
+		k, err := g.kmsConn()
+		if err != nil {
+			return nil, fmt.Errorf("set %q: %w", set.Name, err)
+		}
+		opts.KMS = k
 	}
 	out := make([]sources.Source, 0, len(set.Sources))
 	for _, sc := range set.Sources {

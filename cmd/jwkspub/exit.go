@@ -8,6 +8,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/issuer"
 )
 
 // Exit codes: the one table of the contract, mapped here and nowhere else.
@@ -56,7 +57,8 @@ func exitCode(err error) int {
 		return ce.code
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.As(err, &pe), errors.As(err, &ge), errors.Is(err, sources.ErrPrivateKey), errors.Is(err, sources.ErrPrivateMismatch), errors.Is(err, served.ErrTokenRejected):
+	case errors.As(err, &pe), errors.As(err, &ge), errors.Is(err, sources.ErrPrivateKey), errors.Is(err, sources.ErrPrivateMismatch), errors.Is(err, served.ErrTokenRejected),
+		errors.Is(err, issuer.ErrDuplicateKID):
 		return exitRefused
 	}
 	return exitError

@@ -13,35 +13,38 @@ import (
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/report"
 	"github.com/jwkspub/jwkspub/publish/served"
+	"github.com/jwkspub/jwkspub/sources/awskms"
 	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
-// signTestFlags are verify's flags for the Vault Transit sign test (the vault-* connection
-// flags are verify's already, for --expect).
+// signTestFlags are verify's flags for the sign test (the vault-* connection flags are
+// verify's already, for --expect). --vault-sign-test, its name before it covered KMS, stays.
 func signTestFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.BoolFlag{Name: "vault-sign-test", Usage: "sign a probe JWT with each vault-transit source's newest published version (needs update on MOUNT/sign/KEY) and verify it against the set built from the sources", EnvVars: []string{"JWKSPUB_VAULT_SIGN_TEST"}},
+		&cli.BoolFlag{Name: "sign-test", Aliases: []string{"vault-sign-test"}, Usage: "sign a probe JWT with each vault-transit source's newest published version (needs update on MOUNT/sign/KEY) and each aws-kms source's newest key (needs kms:Sign), and verify it against the set built from the sources", EnvVars: []string{"JWKSPUB_SIGN_TEST", "JWKSPUB_VAULT_SIGN_TEST"}},
 	}
 }
 
 // signTestResult is one probe, for the report.
 type signTestResult struct {
 	Source  string `json:"source"`
-	Version int    `json:"version"`
+	Version int    `json:"version,omitempty"` // Transit
+	Key     string `json:"key,omitempty"`     // KMS: the key (or alias) that signed
 	KID     string `json:"kid"`
 	Alg     string `json:"alg"`
 	OK      bool   `json:"ok"`
 	Error   string `json:"error,omitempty"`
 }
 
-// runSignTest is `verify --vault-sign-test`: it builds the set as build does, then for each
+// runSignTest is `verify --sign-test`: it builds the set as build does, then for each
 // vault-transit source signs a short-lived probe through Transit with the parameters the README
-// gives for the key's alg, and verifies it against the built set as a verifier would. A probe
-// that does not verify is a refusal (exit 3): tokens signed that way would be rejected.
+// gives for the key's alg, and for each aws-kms source through KMS Sign with its newest key,
+// and verifies it against the built set as a verifier would. A probe that does not verify is a
+// refusal (exit 3): tokens signed that way would be rejected.
 func runSignTest(c *cli.Context, e env, format string) error {
 	for _, f := range []string{"file", "url", "token", "token-file"} {
 		if c.String(f) != "" {
-			return usagef("--vault-sign-test checks the set built from the sources; it does not take --%s", f)
+			return usagef("--sign-test checks the set built from the sources; it does not take --%s", f)
 		}
 	}
 	g, err := readGlobals(c, e)
@@ -49,7 +52,7 @@ func runSignTest(c *cli.Context, e env, format string) error {
 		return err
 	}
 	if len(g.cfg.Sets) != 1 {
-		return usagef("--vault-sign-test works on one set; choose it with --set")
+		return usagef("--sign-test works on one set; choose it with --set")
 	}
 	set := &g.cfg.Sets[0]
 	srcs, err := g.sourcesFor(set)
@@ -65,7 +68,18 @@ func runSignTest(c *cli.Context, e env, format string) error {
 		results []signTestResult
 		errs    []error
 	)
+	claims := map[string]any{"iss": "jwkspub-sign-test", "sub": "probe", "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix()}
 	for _, s := range srcs {
+		if ks, ok := s.(*awskms.Source); ok {
+			r, err := kmsSignTest(c, ks, built, claims, now)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if r != nil {
+				results = append(results, *r)
+			}
+			continue
+		}
 		tr, ok := s.(*vault.Transit)
 		if !ok {
 			continue
@@ -76,7 +90,6 @@ func runSignTest(c *cli.Context, e env, format string) error {
 			continue
 		}
 		r := signTestResult{Source: tr.String(), Version: version, KID: k.KID, Alg: k.Alg}
-		claims := map[string]any{"iss": "jwkspub-sign-test", "sub": "probe", "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix()}
 		tok, err := tr.SignJWT(c.Context, version, k.Alg, k.KID, claims)
 		if err == nil {
 			_, err = served.VerifyToken(built, tok, served.TokenOptions{Now: now})
@@ -94,7 +107,7 @@ func runSignTest(c *cli.Context, e env, format string) error {
 		results = append(results, r)
 	}
 	if len(results) == 0 && len(errs) == 0 {
-		return usagef("--vault-sign-test: set %q has no vault-transit source", set.Name)
+		return usagef("--sign-test: set %q has no vault-transit or aws-kms source", set.Name)
 	}
 	if format == "json" {
 		if err := report.WriteJSON(e.stdout, struct {
@@ -110,10 +123,43 @@ func runSignTest(c *cli.Context, e env, format string) error {
 			if !r.OK {
 				status = "FAILED"
 			}
+			if r.Key != "" {
+				fmt.Fprintf(e.stdout, "sign-test %s: %s key %s, kid %s, %s\n", status, r.Source, r.Key, r.KID, r.Alg)
+				continue
+			}
 			fmt.Fprintf(e.stdout, "sign-test %s: %s version %d, kid %s, %s\n", status, r.Source, r.Version, r.KID, r.Alg)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// kmsSignTest signs a probe with the newest key of an aws-kms source (the last it lists, an
+// alias usually) and verifies it against the built set with the kid and alg the set gives that
+// source's newest key: a wrong alg or kid pairing fails here, before verifiers see it.
+func kmsSignTest(c *cli.Context, ks *awskms.Source, built *jwks.Set, claims map[string]any, now time.Time) (*signTestResult, error) {
+	var k *jwks.JWK
+	for i := range built.Keys {
+		if b := &built.Keys[i]; b.Spec == ks.String() && (k == nil || b.Order > k.Order) {
+			k = b
+		}
+	}
+	if k == nil {
+		return nil, fmt.Errorf("%s: no published key to test", ks)
+	}
+	r := &signTestResult{Source: ks.String(), Key: ks.Newest(), KID: k.KID, Alg: k.Alg}
+	tok, err := ks.SignJWT(c.Context, ks.Newest(), k.Alg, k.KID, claims)
+	if err == nil {
+		if _, err = served.VerifyToken(built, tok, served.TokenOptions{Now: now}); err != nil {
+			err = fmt.Errorf("%s key %s (kid %q, %s): the probe KMS signed does not verify against the built set: %w", ks, ks.Newest(), k.KID, k.Alg, err)
+		}
+	} else {
+		err = fmt.Errorf("%s: signing the probe: %w", ks, err)
+	}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	r.OK = err == nil
+	return r, err
 }
 
 // newestVersion finds the built key of the highest Transit version from source spec.

@@ -29,8 +29,9 @@ func verifyCommand(e env) *cli.Command {
 			"against the document: kid in the set, the key's alg, signature, exp and nbf (exit 3 if not).\n" +
 			"With --expect it reads the set's sources and requires the URL to serve exactly what publish\n" +
 			"would write (bytes, Cache-Control, Content-Type), polling for up to --wait: exit 2 on drift.\n" +
-			"With --vault-sign-test it instead builds the set from the sources and has Vault Transit sign\n" +
-			"a probe with each vault-transit key's newest version, then verifies it against that set.",
+			"With --sign-test (or --vault-sign-test) it instead builds the set from the sources and has\n" +
+			"Vault Transit sign a probe with each vault-transit key's newest version, and KMS with each\n" +
+			"aws-kms source's newest key, then verifies it against that set.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "file", Usage: "JWKS `FILE` to check", EnvVars: []string{"JWKSPUB_FILE"}},
 			&cli.StringFlag{Name: "url", Usage: "JWKS `URL` to fetch and check (https)", EnvVars: []string{"JWKSPUB_URL"}},
@@ -63,7 +64,7 @@ func runVerify(c *cli.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	if c.Bool("vault-sign-test") {
+	if c.Bool("sign-test") {
 		return runSignTest(c, e, format)
 	}
 	file, rawURL := c.String("file"), c.String("url")

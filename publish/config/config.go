@@ -20,6 +20,7 @@ import (
 	"github.com/jwkspub/jwkspub/publish/rotation"
 	"github.com/jwkspub/jwkspub/publish/served"
 	"github.com/jwkspub/jwkspub/sources"
+	"github.com/jwkspub/jwkspub/sources/issuer"
 	"github.com/jwkspub/jwkspub/sources/vault"
 )
 
@@ -87,16 +88,18 @@ func (s *SourceConfig) UnmarshalYAML(n *yaml.Node) error {
 		}
 	}
 	var m struct {
-		Spec     string `yaml:"spec"`
-		Alg      string `yaml:"alg"`
-		KID      string `yaml:"kid"`
-		Optional bool   `yaml:"optional"`
-		Versions string `yaml:"versions"`
+		Spec      string `yaml:"spec"`
+		Alg       string `yaml:"alg"`
+		KID       string `yaml:"kid"`
+		Optional  bool   `yaml:"optional"`
+		Versions  string `yaml:"versions"`
+		CAFile    string `yaml:"ca_file"`
+		TokenFile string `yaml:"token_file"`
 	}
 	if err := strictDecode(n, &m, sourceFields...); err != nil {
 		return err
 	}
-	s.Spec = sources.Spec{Spec: m.Spec, Alg: m.Alg, KID: m.KID, Optional: m.Optional, Versions: m.Versions}
+	s.Spec = sources.Spec{Spec: m.Spec, Alg: m.Alg, KID: m.KID, Optional: m.Optional, Versions: m.Versions, CAFile: m.CAFile, TokenFile: m.TokenFile}
 	return nil
 }
 
@@ -272,7 +275,7 @@ func ValidateSourceSpec(s sources.Spec) error {
 	if !ok {
 		return fmt.Errorf("%q has no kind; use one of %s followed by ':'", s.Spec, strings.Join(SourceKinds, ", "))
 	}
-	known := false
+	known := kind == "http" // a loopback test issuer; issuer.CheckSpec refuses any other
 	for _, k := range SourceKinds {
 		known = known || k == kind
 	}
@@ -286,6 +289,23 @@ func ValidateSourceSpec(s sources.Spec) error {
 		if err := vault.CheckVaultSpec(s); err != nil {
 			return err
 		}
+	}
+	isURL := kind == "https" || kind == "http"
+	if isURL {
+		if err := issuer.CheckSpec(s); err != nil {
+			return err
+		}
+	}
+	if kind == "aws-kms" {
+		if _, err := sources.ParseAWSKMSSpec(arg); err != nil {
+			return fmt.Errorf("%q: %w", s.Spec, err)
+		}
+		if s.Versions != "" {
+			return fmt.Errorf("%q: versions applies to vault-transit; list the KMS keys to publish, oldest first (aws-kms:OLD_KEY+alias/NAME)", s.Spec)
+		}
+	}
+	if !isURL && (s.CAFile != "" || s.TokenFile != "") {
+		return fmt.Errorf("%q: ca_file and token_file apply to https:// sources", s.Spec)
 	}
 	if s.Alg != "" {
 		if !slices.Contains(jwks.SupportedAlgs, s.Alg) {
@@ -341,15 +361,20 @@ func ValidateTarget(raw string) error {
 	return nil
 }
 
-// ResolvePaths makes the relative paths of file: sources relative to dir, the directory of
+// ResolvePaths makes the relative paths of file: sources (and of an https source's ca_file and
+// token_file) relative to dir, the directory of
 // the configuration file, so that a configuration reads the same keys from wherever jwkspub
 // runs. Absolute paths, and every other kind of source, are left as written.
 func (c *Config) ResolvePaths(dir string) {
 	for i := range c.Sets {
 		for j := range c.Sets[i].Sources {
 			s := &c.Sets[i].Sources[j].Spec
-			if p, ok := strings.CutPrefix(s.Spec, "file:"); ok && p != "" && !filepath.IsAbs(p) {
-				s.Spec = "file:" + filepath.Join(dir, p)
+			s.Dir = dir
+			// An https source's CA bundle and token file are paths in the configuration too.
+			for _, f := range []*string{&s.CAFile, &s.TokenFile} {
+				if *f != "" && !filepath.IsAbs(*f) {
+					*f = filepath.Join(dir, *f)
+				}
 			}
 		}
 	}

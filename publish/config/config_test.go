@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/jwkspub/jwkspub/sources"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,18 @@ func TestParseConfigErrors(t *testing.T) {
 			`directive "no-store"`, "content_type", "max_removed -1", `unknown scheme "http"`, "file:///absolute", "s3://BUCKET", "oci://REGISTRY",
 			`line 12: set "dup": duplicate set name`,
 		}},
+		{"issuer sources", `sets:
+  - name: a
+    sources:
+      - http://issuer.example/jwks
+      - {spec: "https://issuer.example/jwks", versions: all}
+      - {spec: "file:k.pem", ca_file: ca.pem}
+      - {spec: "env:X", token_file: t}
+      - {spec: "aws-kms:alias/jwt", versions: all}
+      - "aws-kms:k++alias/jwt"
+      - {spec: "aws-kms:alias/jwt", ca_file: ca.pem}
+`, []string{`"aws-kms:alias/jwt": versions applies to vault-transit`, `"aws-kms:k++alias/jwt": an empty key in the list`, `"aws-kms:alias/jwt": ca_file and token_file apply to https:// sources`, "line 2", `"http://issuer.example/jwks" is plain http to a non-loopback host`, "versions applies to vault-transit",
+			`"file:k.pem": ca_file and token_file apply to https:// sources`, `"env:X": ca_file and token_file apply`}},
 		{"template without text", "sets:\n  - name: a\n    sources: [env:X]\n    kid: template\n", []string{"kid_template"}},
 		{"bad duration", "sets:\n  - name: a\n    sources: [env:X]\n    rotation: {max_token_lifetime: forever}\n", []string{"line 4", `bad duration "forever"`}},
 	}
@@ -108,6 +121,22 @@ func TestParseConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestIssuerSourceOptions(t *testing.T) {
+	c, err := ParseConfig([]byte(`sets:
+  - name: a
+    sources:
+      - https://issuer.example/.well-known/openid-configuration
+      - {spec: "http://127.0.0.1:8080/jwks", ca_file: /etc/ca.pem, token_file: /run/token, optional: true}
+`), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Sets[0].Sources[1].Spec
+	if got.CAFile != "/etc/ca.pem" || got.TokenFile != "/run/token" || !got.Optional {
+		t.Fatalf("options %+v", got)
 	}
 }
 
@@ -127,4 +156,22 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestResolvePathsKeepsTheSpec: a relative file: source is read from the configuration's
+// directory, but keeps its name as written, which the state records: a cron job running from
+// another directory must not make every key's source look new.
+func TestResolvePathsKeepsTheSpec(t *testing.T) {
+	c := &Config{Sets: []SetConfig{{Name: "prod", Sources: []SourceConfig{
+		{Spec: sources.Spec{Spec: "file:keys/*.pem"}},
+		{Spec: sources.Spec{Spec: "https://issuer.example/jwks", CAFile: "ca.pem", TokenFile: "/run/token"}},
+	}}}}
+	c.ResolvePaths("/etc/jwkspub")
+	got := c.Sets[0].Sources
+	if got[0].Spec.Spec != "file:keys/*.pem" || got[0].Spec.Dir != "/etc/jwkspub" {
+		t.Errorf("file source: %+v, want the spec as written and Dir /etc/jwkspub", got[0].Spec)
+	}
+	if got[1].Spec.CAFile != "/etc/jwkspub/ca.pem" || got[1].Spec.TokenFile != "/run/token" {
+		t.Errorf("https source: ca_file %q, token_file %q", got[1].Spec.CAFile, got[1].Spec.TokenFile)
+	}
 }

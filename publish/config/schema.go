@@ -13,7 +13,7 @@ import (
 // The option names of a source or target written as a mapping: their UnmarshalYAML decodes
 // these, and checkFields reports any other name in the schema's words.
 var (
-	sourceFields = []string{"spec", "alg", "kid", "optional", "versions"}
+	sourceFields = []string{"spec", "alg", "kid", "optional", "versions", "ca_file", "token_file"}
 	targetFields = []string{"url", "public_url", "public_read"}
 )
 

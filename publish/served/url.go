@@ -3,8 +3,9 @@ package served
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
+
+	"github.com/jwkspub/jwkspub/internal/httpsrule"
 )
 
 // MaxDocumentSize bounds what the fetcher reads: a JWK Set of ten thousand RSA keys is about
@@ -15,43 +16,9 @@ const MaxDocumentSize = 16 << 20
 // https, except plain http to a loopback address (a local test server).
 var ErrInsecureURL = errors.New("insecure JWKS URL")
 
-// urlProblem is what the one rule finds wrong with a URL verifiers fetch from.
-type urlProblem int
-
-const (
-	urlOK        urlProblem = iota
-	urlNoHost               // no host to fetch from
-	urlPlainHTTP            // http to a host that is not loopback
-	urlNotHTTPS             // another scheme
-)
-
-// checkServedURL is the one rule for every URL a JWKS or a discovery document is served from
-// or fetched at (a public URL, an issuer, a redirect): https with a host, or plain http to a
-// loopback host. Plain http anywhere else lets anyone on the path swap the keys verifiers
-// trust. The callers word the refusal for their context; the rule is this one.
-func checkServedURL(u *url.URL) urlProblem {
-	switch {
-	case u.Host == "":
-		return urlNoHost
-	case u.Scheme == "https":
-		return urlOK
-	case u.Scheme == "http" && IsLoopback(u.Hostname()):
-		return urlOK
-	case u.Scheme == "http":
-		return urlPlainHTTP
-	}
-	return urlNotHTTPS
-}
-
 // IsLoopback reports whether host (a URL's Hostname) is the name localhost or a loopback IP
 // address: all of 127.0.0.0/8 and ::1, as net.IP.IsLoopback says.
-func IsLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+func IsLoopback(host string) bool { return httpsrule.IsLoopback(host) }
 
 // CheckFetchURL reports whether a JWKS may be read from raw: https, or http to a loopback
 // address. A JWKS fetched over plain http can be swapped by anyone on the path, and a
@@ -61,10 +28,10 @@ func CheckFetchURL(raw string) error {
 	if err != nil {
 		return fmt.Errorf("JWKS URL %q: %w", raw, err)
 	}
-	switch checkServedURL(u) {
-	case urlOK:
+	switch httpsrule.Check(u) {
+	case httpsrule.OK:
 		return nil
-	case urlNoHost:
+	case httpsrule.NoHost:
 		if u.Scheme == "https" {
 			return fmt.Errorf("JWKS URL %q: no host", raw)
 		}
@@ -82,12 +49,12 @@ func CheckPublicURL(raw string) error {
 	if err != nil {
 		return fmt.Errorf("%q is not a URL: %w", raw, err)
 	}
-	switch checkServedURL(u) {
-	case urlOK:
+	switch httpsrule.Check(u) {
+	case httpsrule.OK:
 		return nil
-	case urlNoHost:
+	case httpsrule.NoHost:
 		return fmt.Errorf("%q has no host", raw)
-	case urlPlainHTTP:
+	case httpsrule.PlainHTTP:
 		return fmt.Errorf("%q: plain http is accepted only on loopback; use https", raw)
 	}
 	return fmt.Errorf("%q: use an https URL", raw)
@@ -100,7 +67,7 @@ func ValidateIssuer(raw string) error {
 	if err != nil {
 		return err
 	}
-	if checkServedURL(u) != urlOK {
+	if httpsrule.Check(u) != httpsrule.OK {
 		return fmt.Errorf("%q must be an https URL", raw)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {

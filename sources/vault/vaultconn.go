@@ -321,6 +321,9 @@ type vaultError struct {
 func (e *vaultError) Error() string { return e.msg }
 func (e *vaultError) Unwrap() error { return e.kind }
 
+// Unavailable says Vault may answer later (sources.IsUnavailable).
+func (e *vaultError) Unavailable() bool { return e.transient || e.kind == ErrVaultSealed }
+
 func vErr(kind error, fix, format string, a ...any) *vaultError {
 	return &vaultError{kind: kind, msg: kind.Error() + ": " + fmt.Sprintf(format, a...), fix: fix}
 }
@@ -332,7 +335,7 @@ func vErr(kind error, fix, format string, a ...any) *vaultError {
 // run.
 func IsUnavailable(err error) bool {
 	var ve *vaultError
-	return errors.As(err, &ve) && (ve.transient || ve.kind == ErrVaultSealed)
+	return errors.As(err, &ve) && ve.Unavailable()
 }
 
 // vaultFix returns the fix of a classified Vault error, for sources.Error.
