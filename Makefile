@@ -21,7 +21,7 @@ LDFLAGS = -X main.version=$(VERSION) \
           -X main.commit=$(shell git rev-parse --short HEAD 2>/dev/null || echo none) \
           -X main.date=$(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 
-.PHONY: all build test check unit fuzz integration lint staticcheck vulncheck actionlint release-check goreleaser-check dist bench clean
+.PHONY: all build test check unit fuzz integration lint staticcheck vulncheck actionlint release-check goreleaser-check goreleaser-release dist bench clean
 
 all: build
 
@@ -79,6 +79,10 @@ actionlint:
 ## goreleaser-check: .goreleaser.yaml is valid for the pinned GoReleaser (a slow first build).
 goreleaser-check:
 	$(GO) run $(GORELEASER) check
+
+## goreleaser-release: the archives and the tool image of a tag (the release workflow runs it).
+goreleaser-release:
+	$(GO) run $(GORELEASER) release --clean
 
 ## release-check: every release target builds as a static binary (what GoReleaser builds).
 release-check:
