@@ -20,11 +20,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -165,55 +163,19 @@ http {
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stderr, err := os.Create(filepath.Join(t.TempDir(), "nginx.stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(nginxBin, "-p", run+"/", "-c", confPath, "-e", "stderr", "-g", "daemon off;")
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	if os.Geteuid() == 0 {
-		if err := os.Chown(run, nobodyID, nobodyID); err != nil {
-			t.Fatal(err)
-		}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobodyID, Gid: nobodyID}}
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting nginx: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		stderr.Close()
-	})
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	runNginxConf(t, nginxBin, run, confPath, func() error {
 		resp, err := client.Get(base + "/.well-known/openid-configuration")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base, docs, ca
-			}
+		if err != nil {
+			return err
 		}
-		select {
-		case <-exited:
-			b, _ := os.ReadFile(stderr.Name())
-			t.Fatalf("nginx exited:\n%s", b)
-		default:
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("discovery: %s", resp.Status)
 		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(stderr.Name())
-			t.Fatalf("nginx not ready after 15s: %v\n%s", err, b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
+	return base, docs, ca
 }
 
 func issuerSource(t *testing.T, spec sources.Spec) sources.Source {

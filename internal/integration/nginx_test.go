@@ -286,3 +286,56 @@ func (s *nginxServer) accessLog(t *testing.T) []accessLine {
 	}
 	return out
 }
+
+// runNginxConf runs nginx in the foreground with confPath and the prefix run until the test
+// ends, and returns once ready reports it answers (within 15s, else the test fails with
+// nginx's own messages). As root, nginx would switch its workers to nobody; the whole process
+// runs as nobody instead, so run is handed to nobody.
+func runNginxConf(t *testing.T, nginxBin, run, confPath string, ready func() error) {
+	t.Helper()
+	stderr, err := os.Create(filepath.Join(t.TempDir(), "nginx.stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(nginxBin, "-p", run+"/", "-c", confPath, "-e", "stderr", "-g", "daemon off;")
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if os.Geteuid() == 0 {
+		if err := os.Chown(run, nobodyID, nobodyID); err != nil {
+			t.Fatal(err)
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobodyID, Gid: nobodyID}}
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting nginx: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		stderr.Close()
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := ready()
+		if err == nil {
+			return
+		}
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(stderr.Name())
+			t.Fatalf("nginx exited:\n%s", b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(stderr.Name())
+			t.Fatalf("nginx not ready after 15s: %v\n%s", err, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -493,54 +492,16 @@ http {
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stderr, err := os.Create(filepath.Join(t.TempDir(), "nginx.stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(nginxBin, "-p", run+"/", "-c", confPath, "-e", "stderr", "-g", "daemon off;")
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	if os.Geteuid() == 0 {
-		// As root nginx would switch its workers to nobody; run it all as nobody instead.
-		if err := os.Chown(run, nobodyID, nobodyID); err != nil {
-			t.Fatal(err)
-		}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobodyID, Gid: nobodyID}}
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting nginx: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		stderr.Close()
-	})
 	base := "http://" + listen
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	runNginxConf(t, nginxBin, run, confPath, func() error {
 		// Any answer (404 before the first publish) means nginx is up.
 		resp, err := http.Get(base + "/.well-known/jwks.json")
 		if err == nil {
 			resp.Body.Close()
-			return base
 		}
-		select {
-		case <-exited:
-			b, _ := os.ReadFile(stderr.Name())
-			t.Fatalf("nginx exited:\n%s", b)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("caching nginx not ready after 15s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err
+	})
+	return base
 }
 
 // TestRotateCloudLogin: the script's cloud logins. jwkspub is wrapped so the test sees what the

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jwkspub/jwkspub/internal/retry"
 	"github.com/jwkspub/jwkspub/sources"
 )
 
@@ -86,12 +86,7 @@ func (f *Fetcher) backoff(attempt int) time.Duration {
 	if b <= 0 {
 		b = DefaultBackoff
 	}
-	d := b << attempt
-	if d > maxBackoff || d <= 0 {
-		d = maxBackoff
-	}
-	// Full jitter on the upper half, so that parallel jobs do not retry in lockstep.
-	return d/2 + rand.N(d/2+1)
+	return retry.Backoff(b, maxBackoff, attempt)
 }
 
 func (f *Fetcher) logger() *slog.Logger {
@@ -264,12 +259,8 @@ func (s *Source) fetch(ctx context.Context, client *http.Client, rawURL, token s
 		if i > 0 {
 			wait := max(f.backoff(i-1), retryAfter)
 			f.logger().Warn("retrying issuer fetch", "url", rawURL, "attempt", i+1, "of", attempts, "after", wait.String(), "error", last.msg)
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, "", ctx.Err()
-			case <-t.C:
+			if err := retry.Wait(ctx, wait); err != nil {
+				return nil, "", err
 			}
 		}
 		body, ctype, ra, err := s.attempt(ctx, client, rawURL, token)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/jwkspub/jwkspub/internal/retry"
 )
 
 // Errors a Vault call fails with, for errors.Is. Each is wrapped with the path and what to do.
@@ -112,12 +113,7 @@ func (v *Vault) backoff(attempt int) time.Duration {
 	if b <= 0 {
 		b = DefaultVaultBackoff
 	}
-	d := b << attempt
-	if d > maxVaultBackoff || d <= 0 {
-		d = maxVaultBackoff
-	}
-	// Full jitter on the upper half, so that parallel jobs do not retry in lockstep.
-	return d/2 + rand.N(d/2+1)
+	return retry.Backoff(b, maxVaultBackoff, attempt)
 }
 
 // ready logs in once, if a login is configured.
@@ -213,12 +209,8 @@ func call[T any](ctx context.Context, v *Vault, op vaultOp, fn func(ctx context.
 		if i > 0 {
 			wait := max(v.backoff(i-1), retryAfter)
 			v.logger().Warn("retrying vault call", "path", op.path, "attempt", i+1, "of", attempts, "after", wait.String(), "error", last.Error())
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return zero, fmt.Errorf("%s: %w", op.path, ctx.Err())
-			case <-t.C:
+			if err := retry.Wait(ctx, wait); err != nil {
+				return zero, fmt.Errorf("%s: %w", op.path, err)
 			}
 		}
 		actx, cancel := context.WithTimeout(ctx, v.timeout())
