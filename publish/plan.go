@@ -62,7 +62,7 @@ type Plan struct {
 	safeDelay time.Duration
 	rotation  rotation.Rules
 	now       time.Time
-	keys      *jwks.Set // the set published: PlanOptions.Keys plus live keys of unavailable sources
+	keys      *jwks.Set          // the set published: PlanOptions.Keys plus live keys of unavailable sources
 	gone      map[string]goneKey // live keys a Historian source says are gone, by kid
 }
 
