@@ -154,6 +154,14 @@ type Source struct {
 	Optional bool
 	Opts     sources.Options
 	Defaults sources.Defaults
+
+	mu   sync.Mutex
+	byID map[string]byID // KeyByID's answers: every target of the set asks for the same keys
+}
+
+type byID struct {
+	key sources.Key
+	err error
 }
 
 func (s *Source) String() string { return s.Spec }
@@ -237,6 +245,22 @@ func (s *Source) Keys(ctx context.Context) ([]sources.Key, error) {
 // the rotation state recorded (an alias moved on since). A key deleted, disabled or pending
 // deletion fails with an error sources.IsGone reports, whose fix says how to keep it published.
 func (s *Source) KeyByID(ctx context.Context, id string) (sources.Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.byID[id]; ok {
+		return r.key, r.err
+	}
+	k, err := s.keyByID(ctx, id)
+	if ctx.Err() == nil {
+		if s.byID == nil {
+			s.byID = map[string]byID{}
+		}
+		s.byID[id] = byID{k, err}
+	}
+	return k, err
+}
+
+func (s *Source) keyByID(ctx context.Context, id string) (sources.Key, error) {
 	region := s.region()
 	if r := regionOf(id); r != "" {
 		region = r // an ARN names its region; the spec's may have changed since
