@@ -122,6 +122,14 @@ func Build(ctx context.Context, o BuildOptions) (*jwks.Set, error) {
 		return nil, fmt.Errorf("set %q: %w", o.Set.Name, errors.Join(errs...))
 	}
 	set.Unavailable = unavailable
+	for _, s := range o.Sources {
+		if h, ok := s.(sources.Historian); ok && !slices.Contains(unavailable, s.String()) {
+			if set.History == nil {
+				set.History = map[string]sources.Historian{}
+			}
+			set.History[s.String()] = h
+		}
+	}
 	// Warnings up to a bound: a set given ten thousand duplicate keys has a warning for each.
 	for _, w := range set.Warnings[:min(len(set.Warnings), sources.ListLimit)] {
 		log.Warn(w, "set", o.Set.Name)

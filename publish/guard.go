@@ -112,6 +112,12 @@ func Judge(plans []*Plan, o GuardOptions) Verdict {
 		refused, _ := rotation.Check(in, o.AllowRemoval, o.Force)
 		for _, v := range all {
 			gv := GuardViolation{Set: p.Set, Target: p.Target, KID: v.KID, Rule: v.Rule, Detail: v.Detail, Fix: v.Fix}
+			if g, ok := p.gone[v.KID]; ok && v.KID != "" {
+				// The key leaves because its source says it is gone, not because the
+				// configuration dropped it: say so, and how to keep it until the rules allow.
+				gv.Detail = "it leaves the set because " + g.detail + "; " + v.Detail
+				gv.Fix = g.fix + "; or " + v.Fix
+			}
 			switch {
 			case slices.Contains(refused, v):
 				out.Refused = append(out.Refused, gv)

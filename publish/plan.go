@@ -62,7 +62,8 @@ type Plan struct {
 	safeDelay time.Duration
 	rotation  rotation.Rules
 	now       time.Time
-	keys      *jwks.Set // the set published: PlanOptions.Keys plus live keys of unavailable sources
+	keys      *jwks.Set          // the set published: PlanOptions.Keys plus live keys of unavailable sources
+	gone      map[string]goneKey // live keys a Historian source says are gone, by kid
 }
 
 // Destination is one target of a set: how it is reached and what verifiers see.
@@ -106,6 +107,9 @@ type PlanOptions struct {
 	Now time.Time
 	// Version is the jwkspub version recorded in each object's metadata.
 	Version string
+	// AllowRemoval lists the kids the operator lets go (--allow-removal): an earlier key of a
+	// source read by id (an aws-kms: alias's) is then not kept, and the guard lets it go.
+	AllowRemoval []string
 }
 
 // Object is one stored object (see target.Object).
@@ -188,6 +192,12 @@ func PlanTarget(ctx context.Context, d Destination, o PlanOptions) (*Plan, error
 			return nil, err
 		}
 	}
+	var gone map[string]goneKey
+	if len(o.Keys.History) > 0 {
+		if o.Keys, gone, err = keepHistory(ctx, o, d.URL, liveDoc, old, planSafeDelay(o, snap, liveDoc)); err != nil {
+			return nil, err
+		}
+	}
 	desired, err := desiredObjects(o, names, d.URL, d.PublicURL)
 	if err != nil {
 		return nil, err
@@ -206,7 +216,7 @@ func PlanTarget(ctx context.Context, d Destination, o PlanOptions) (*Plan, error
 		liveDoc = &ld
 	}
 	p := newPlan(o, d.URL, liveDoc, live, desired[names.JWKS])
-	p.dest, p.base, p.oldState, p.nextState, p.keys, p.opts = d, snap, old, next, o.Keys, o
+	p.dest, p.base, p.oldState, p.nextState, p.keys, p.opts, p.gone = d, snap, old, next, o.Keys, o, gone
 	p.LiveDigest, p.Digest, p.Rewrite = snap.Digest, snap.Digest, snap.Outdated
 	if dd, l := desired[names.Discovery], snap.Object(names.Discovery); !dd.Same(l, snap.Attributes) {
 		switch {
@@ -231,6 +241,21 @@ func PlanTarget(ctx context.Context, d Destination, o PlanOptions) (*Plan, error
 		}
 	}
 	return p, nil
+}
+
+// planSafeDelay is the safe delay newPlan will compute, known before the set is final: the
+// longer of the new document's Cache-Control and the live one's (a directory keeps no headers,
+// so only the new one counts there).
+func planSafeDelay(o PlanOptions, snap *target.Snapshot, liveDoc *Object) time.Duration {
+	cc := o.Set.Output.CacheControl
+	if cc == "" {
+		cc = config.DefaultCacheControl
+	}
+	d := rotation.SafeDelay(o.Set.Rotation, cc)
+	if liveDoc != nil && snap.Attributes {
+		d = max(d, rotation.SafeDelay(o.Set.Rotation, liveDoc.CacheControl))
+	}
+	return d
 }
 
 // keepUnavailable adds to the set the keys live at target whose state records them as coming

@@ -35,6 +35,8 @@ type RenderOptions struct {
 	Client  *http.Client
 	Now     time.Time
 	Version string
+	// AllowRemoval lists the kids the operator lets go (--allow-removal), for PlanOptions.
+	AllowRemoval []string
 }
 
 // RenderPlan is what rendering a set into a build context would change. It writes nothing;
@@ -62,7 +64,7 @@ func PlanRender(ctx context.Context, o RenderOptions) (*RenderPlan, error) {
 		return nil, errors.New("render: no set")
 	}
 	d := Destination{URL: o.Dir, Target: contextTarget{dir: o.Dir}, PublicURL: jwksURIFor(o.Set)}
-	po := PlanOptions{Set: o.Set, Keys: o.Keys, Now: o.Now, Version: o.Version}
+	po := PlanOptions{Set: o.Set, Keys: o.Keys, Now: o.Now, Version: o.Version, AllowRemoval: o.AllowRemoval}
 	dp, err := PlanTarget(ctx, d, po)
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", o.Dir, err)

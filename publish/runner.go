@@ -30,6 +30,8 @@ type Runner struct {
 	Logger *slog.Logger
 	// Version is recorded in each object's metadata.
 	Version string
+	// AllowRemoval lists the kids the operator lets go (--allow-removal), for PlanOptions.
+	AllowRemoval []string
 	// Parallel bounds the targets read or written at once; 0 means DefaultParallel.
 	Parallel int
 }
@@ -104,7 +106,7 @@ func (r *Runner) Plan(ctx context.Context, sets []config.SetConfig, now time.Tim
 		}
 		out.Built[set.Name] = built
 		for _, tc := range set.Targets {
-			jobs = append(jobs, job{tc: tc, opts: PlanOptions{Set: set, Keys: built, Now: now, Version: r.Version}})
+			jobs = append(jobs, job{tc: tc, opts: PlanOptions{Set: set, Keys: built, Now: now, Version: r.Version, AllowRemoval: r.AllowRemoval}})
 		}
 	}
 	r.inParallel(len(jobs), func(i int) {

@@ -19,6 +19,27 @@ type Source interface {
 	String() string
 }
 
+// Historian is a Source whose earlier keys may no longer be among the keys it yields but can
+// still be read by the id it gave them (Key.SourceKey): an aws-kms: alias moved to a new key
+// yields only that key, while the keys it pointed at before still verify tokens they signed.
+// Publication asks it for the live keys the rotation state says came from it, until the
+// rotation rules let them go.
+type Historian interface {
+	Source
+	// KeyByID reads the key that had SourceKey id. A key that no longer exists or can no
+	// longer be published (deleted, disabled, pending deletion) fails with an error IsGone
+	// reports; any other error (unreachable, denied) must stop publication.
+	KeyByID(ctx context.Context, id string) (Key, error)
+}
+
+// IsGone reports whether err means a Historian's key is gone for good or unusable, rather
+// than unreadable this run: its removal is then for the rotation guard to judge. Errors say
+// so by having a method Gone() bool that returns true, anywhere in their chain.
+func IsGone(err error) bool {
+	var g interface{ Gone() bool }
+	return errors.As(err, &g) && g.Gone()
+}
+
 // Origin says where a key was found, e.g. "file:keys/old.pem block 2".
 type Origin struct {
 	// Source is the spec of the source ("file:keys/*.pem", "env:JWT_PUBLIC_KEY").
@@ -90,6 +111,10 @@ type Key struct {
 	// Hints carry what the source knows to fill kid templates (Vault key name and version).
 	Name    string
 	Version int
+	// SourceKey is the id the source gives the key, by which a Historian reads it again once
+	// it no longer yields it (an AWS KMS key ARN); empty for other sources. The rotation state
+	// records it.
+	SourceKey string
 	// Order is the key's place in its source's own order, higher is newer: the Transit or KV
 	// version, the env-prefix slot (previous, current, next). 0 leaves it to the position
 	// among the source's keys, which sources return oldest first (files in sorted name

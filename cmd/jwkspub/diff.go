@@ -56,7 +56,7 @@ func runPlan(c *cli.Context, e env, detailed bool) error {
 		}
 	}
 	now := e.clock()
-	pl, err := planAll(c.Context, g, e, against, now)
+	pl, err := planAll(c.Context, g, e, against, now, c.StringSlice("allow-removal"))
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func publishCommand(e env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			pl, err := planAll(c.Context, g, e, "", e.clock())
+			pl, err := planAll(c.Context, g, e, "", e.clock(), c.StringSlice("allow-removal"))
 			if err != nil {
 				return err
 			}

@@ -81,7 +81,7 @@ func renderCommand(e env) *cli.Command {
 				return err
 			}
 			rp, err := publish.PlanRender(c.Context, publish.RenderOptions{Set: set, Keys: built, Dir: dir, Against: against,
-				Client: &http.Client{Timeout: 30 * time.Second}, Now: now, Version: version})
+				Client: &http.Client{Timeout: 30 * time.Second}, Now: now, Version: version, AllowRemoval: c.StringSlice("allow-removal")})
 			if err != nil {
 				return err
 			}

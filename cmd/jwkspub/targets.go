@@ -200,13 +200,16 @@ func (g *globals) runner(e env) (*publish.Runner, func() error) {
 }
 
 // planAll builds every set, then plans it at each of its targets (or against a public URL).
-func planAll(c context.Context, g *globals, e env, against string, now time.Time) (*planned, error) {
+// allow is --allow-removal: an earlier key a source reads by id (an aws-kms: alias's) is then
+// not kept, so the guard can let it go.
+func planAll(c context.Context, g *globals, e env, against string, now time.Time, allow []string) (*planned, error) {
 	out := &planned{}
 	rec := recordOf(c)
 	if rec != nil {
 		rec.planned = out
 	}
 	r, closeFn := g.runner(e)
+	r.AllowRemoval = allow
 	out.runner, out.closes = r, append(out.closes, closeFn)
 	if against != "" {
 		if len(g.cfg.Sets) != 1 {

@@ -5,6 +5,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/jwkspub/jwkspub/publish/jwks"
+	"github.com/jwkspub/jwkspub/publish/report"
 	"github.com/jwkspub/jwkspub/sources"
 	"github.com/jwkspub/jwkspub/sources/awskms"
 )
@@ -183,61 +185,102 @@ func TestKMSAlias(t *testing.T) {
 }
 
 // TestKMSCLIAliasRotation: publish an alias's key through the CLI; move the alias; publishing
-// the alias alone is refused by the rotation guard (the old key would go at once) and writes
-// nothing; listing the old key before the alias publishes both.
+// the alias keeps the old key (read again by the id the state recorded) beside the new one,
+// which status names to sign with. An old key disabled before its removal time is refused,
+// naming it and its state, and nothing is written; once the rotation rules allow, the next
+// publication drops it.
 func TestKMSCLIAliasRotation(t *testing.T) {
 	e := newKMSEnv(t)
 	k1 := e.key(t, types.KeySpecRsa2048, types.KeyUsageTypeSignVerify)
 	k2 := e.key(t, types.KeySpecRsa2048, types.KeyUsageTypeSignVerify)
 	alias := e.alias(t, "alias/jwkspub-"+vaultName("rot"), k1)
 	dir, out := t.TempDir(), t.TempDir()
-	config := func(keys string) {
-		cfg := fmt.Sprintf(`sets:
+	// Safe delay 1s (max-age) + max_token_lifetime 2s: the old key may go 3s after the move.
+	cfg := fmt.Sprintf(`sets:
   - name: kms
     sources:
       - {spec: "aws-kms:%s?endpoint=%s", kid: "{{.Name}}"}
     targets:
       - file://%s
-`, keys, e.endpoint, filepath.Join(out, ".well-known", "jwks.json"))
-		if err := os.WriteFile(filepath.Join(dir, "jwkspub.yaml"), []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
+    output: {cache_control: "public, max-age=1"}
+    rotation: {max_token_lifetime: 2s, cdn_ttl: 0s}
+`, alias, e.endpoint, filepath.Join(out, ".well-known", "jwks.json"))
+	if err := os.WriteFile(filepath.Join(dir, "jwkspub.yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	doc := func() string {
 		b, _ := os.ReadFile(filepath.Join(out, ".well-known", "jwks.json"))
 		return string(b)
 	}
+	has := func(kid string) bool { return strings.Contains(doc(), `"kid":"`+kid+`"`) }
 	bin := buildJwkspub(t)
 	env := []string{"HOME=" + dir, "AWS_REGION=" + e.region, "AWS_ACCESS_KEY_ID=jwkspub-test", "AWS_SECRET_ACCESS_KEY=jwkspub-test-secret", "AWS_EC2_METADATA_DISABLED=true"}
-
-	config(alias)
-	if _, errOut, code := runJwkspub(t, bin, dir, env, "publish"); code != 0 {
-		t.Fatalf("first publish: exit %d\n%s", code, errOut)
+	var outputs strings.Builder
+	run := func(want int, args ...string) string {
+		t.Helper()
+		stdout, errOut, code := runJwkspub(t, bin, dir, env, args...)
+		outputs.WriteString(stdout + errOut)
+		if code != want {
+			t.Fatalf("%v: exit %d, want %d\n%s%s", args, code, want, stdout, errOut)
+		}
+		return stdout + errOut
 	}
-	first := doc()
-	if !strings.Contains(first, `"kid":"`+k1+`"`) {
-		t.Fatalf("first publication lacks %s:\n%s", k1, first)
+	setKey := func(key string, enable bool) {
+		t.Helper()
+		var err error
+		if enable {
+			_, err = e.admin.EnableKey(context.Background(), &kms.EnableKeyInput{KeyId: aws.String(key)})
+		} else {
+			_, err = e.admin.DisableKey(context.Background(), &kms.DisableKeyInput{KeyId: aws.String(key)})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	run(0, "publish")
+	if !has(k1) {
+		t.Fatalf("first publication lacks %s:\n%s", k1, doc())
 	}
 	if _, err := e.admin.UpdateAlias(context.Background(), &kms.UpdateAliasInput{AliasName: aws.String(alias), TargetKeyId: aws.String(k2)}); err != nil {
 		t.Fatal(err)
 	}
-	stdout, errOut, code := runJwkspub(t, bin, dir, env, "publish")
-	if code != 3 || !strings.Contains(stdout+errOut, k1) {
-		t.Fatalf("alias moved, old key not listed: exit %d, want 3 naming %s\n%s%s", code, k1, stdout, errOut)
+	run(0, "publish")
+	if !has(k1) || !has(k2) {
+		t.Fatalf("after the alias moved, the document lacks %s or %s:\n%s", k1, k2, doc())
 	}
-	if doc() != first {
-		t.Fatalf("a refused publish changed the document")
+	state, _ := os.ReadFile(filepath.Join(out, ".well-known", "jwks.json.state.json"))
+	if !strings.Contains(string(state), `"source_key": "arn:aws:kms:`) || !strings.Contains(string(state), k1) {
+		t.Errorf("the state records no key ARN for %s:\n%s", k1, state)
 	}
-	config(k1 + "+" + alias)
-	if _, errOut, code := runJwkspub(t, bin, dir, env, "publish"); code != 0 {
-		t.Fatalf("publish with the old key listed: exit %d\n%s", code, errOut)
+
+	time.Sleep(1100 * time.Millisecond) // k2 becomes safe to sign with (max-age=1)
+	var st report.StatusReport
+	if err := json.Unmarshal([]byte(run(0, "status", "--format", "json")), &st); err != nil || len(st.Timelines) != 1 {
+		t.Fatalf("status: %v", err)
 	}
-	for _, kid := range []string{k1, k2} {
-		if !strings.Contains(doc(), `"kid":"`+kid+`"`) {
-			t.Errorf("the document lacks %s:\n%s", kid, doc())
-		}
+	if sw := st.Timelines[0].SignWith; sw == nil || sw.KID != k2 {
+		t.Errorf("status signs with %+v, want %s (the alias's key)", sw, k2)
 	}
-	if strings.Contains(stdout+errOut, "jwkspub-test-secret") {
+
+	// Disabled before its removal time: refused, naming the key and its state; nothing written.
+	setKey(k1, false)
+	before := doc()
+	msg := run(3, "publish")
+	if !strings.Contains(msg, `kid "`+k1+`": removal-too-early: it leaves the set because`) || !strings.Contains(msg, k1+" is Disabled") {
+		t.Errorf("refusal does not name %s and its state:\n%s", k1, msg)
+	}
+	if doc() != before {
+		t.Fatal("a refused publish changed the document")
+	}
+	setKey(k1, true)
+
+	time.Sleep(3 * time.Second) // superseded + safe delay + max_token_lifetime
+	run(0, "publish")
+	if has(k1) || !has(k2) {
+		t.Errorf("after the removal time: want %s dropped and %s kept:\n%s", k1, k2, doc())
+	}
+	if strings.Contains(outputs.String(), "jwkspub-test-secret") {
 		t.Errorf("the secret key shows in the output")
 	}
 }

@@ -49,6 +49,10 @@ type Set struct {
 	// sources.IsUnavailable). Their keys are not in Keys; PlanTarget keeps the ones that are
 	// live at each target instead of removing them.
 	Unavailable []string
+	// History holds, by spec, the sources Build read that can read their earlier keys again
+	// (sources.Historian): PlanTarget asks them for the live keys each target's state says
+	// they gave, until the rotation rules let those go.
+	History map[string]sources.Historian
 }
 
 // Violation is one reason a set is refused.
@@ -204,7 +208,7 @@ func (a *assembler) add(i int, k *sources.Key) {
 			bad("private-member", fmt.Sprintf("input carries private member %q", m), "give the public key only")
 		}
 	}
-	j := JWK{Kty: k.Kty, Use: "sig", Origin: k.Origin, Spec: k.Spec, Order: k.Order}
+	j := JWK{Kty: k.Kty, Use: "sig", Origin: k.Origin, Spec: k.Spec, Order: k.Order, SourceKey: k.SourceKey}
 	switch k.Kty {
 	case sources.KtyOct:
 		bad("symmetric-key", "kty \"oct\" is a shared secret, never publishable", "sign with an asymmetric key (RSA, EC or Ed25519) and publish its public half")

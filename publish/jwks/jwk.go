@@ -41,6 +41,9 @@ type JWK struct {
 	// from 1; set by Build, 0 when unknown. The rotation state takes supersession from it.
 	// Not published.
 	Order int
+	// SourceKey is the source's id of the key (sources.Key.SourceKey), which the rotation
+	// state records so that a Historian can read the key again. Not published.
+	SourceKey string
 }
 
 // curveWidth is the coordinate size in bytes of each supported EC curve.

@@ -45,6 +45,10 @@ type StateKey struct {
 	// version, the position in file order); higher is newer, 0 when the source has no order
 	// or the state predates it. Optional, so states without it read as before.
 	Version int `json:"version,omitempty"`
+	// SourceKey is the source's own id of the key (sources.Key.SourceKey: an AWS KMS key
+	// ARN), by which a source whose keys move on (an aws-kms: alias) reads it again while it
+	// stays published. Optional, as Version.
+	SourceKey string `json:"source_key,omitempty"`
 	// RemovalAllowed records the operator's --allow-removal that let this kid go although the
 	// guard's timing or count rules said no. Optional, as Version.
 	RemovalAllowed *Override `json:"removal_allowed,omitempty"`
@@ -197,6 +201,9 @@ func NextState(old *State, live []jwks.LiveKey, set *jwks.Set, now time.Time) *S
 		}
 		if k.Order > 0 {
 			next.Keys[i].Version = k.Order
+		}
+		if k.SourceKey != "" {
+			next.Keys[i].SourceKey = k.SourceKey
 		}
 	}
 	for i := range next.Keys {

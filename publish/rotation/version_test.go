@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,5 +87,34 @@ func TestNextStateVersion(t *testing.T) {
 	}
 	if s.Key("k2").Version != 2 {
 		t.Error("NextState modified the old state")
+	}
+}
+
+// TestSourceKeyRecorded: the state records a key's source id (an AWS KMS ARN) and keeps it while
+// the key is published without one (kept from the live document); a state without it reads as
+// before, and its encoding leaves the member out.
+func TestSourceKeyRecorded(t *testing.T) {
+	const arn = "arn:aws:kms:us-east-1:111122223333:key/1234"
+	set := rotKeys(t, 1)
+	set.Keys[0].SourceKey = arn
+	st := NextState(nil, nil, set, t0)
+	if got := st.Keys[0].SourceKey; got != arn {
+		t.Fatalf("source_key %q, want %q", got, arn)
+	}
+	b, err := st.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseState(b)
+	if err != nil || back.Keys[0].SourceKey != arn {
+		t.Fatalf("round trip: %+v, %v\n%s", back, err, b)
+	}
+	kept := rotKeys(t, 1) // the same key, now without a source id
+	if got := NextState(back, jwks.LiveKeys(set), kept, t0.Add(time.Hour)).Keys[0].SourceKey; got != arn {
+		t.Errorf("source_key after a run without one: %q, want %q", got, arn)
+	}
+	plain, _ := NextState(nil, nil, rotKeys(t, 1), t0).Encode()
+	if strings.Contains(string(plain), "source_key") {
+		t.Errorf("a key without a source id encodes source_key:\n%s", plain)
 	}
 }

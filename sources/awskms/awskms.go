@@ -154,6 +154,14 @@ type Source struct {
 	Optional bool
 	Opts     sources.Options
 	Defaults sources.Defaults
+
+	mu   sync.Mutex
+	byID map[string]byID // KeyByID's answers: every target of the set asks for the same keys
+}
+
+type byID struct {
+	key sources.Key
+	err error
 }
 
 func (s *Source) String() string { return s.Spec }
@@ -233,6 +241,67 @@ func (s *Source) Keys(ctx context.Context) ([]sources.Key, error) {
 	return keys, errors.Join(errs...)
 }
 
+// KeyByID implements sources.Historian: it reads a key the source yielded before, by the ARN
+// the rotation state recorded (an alias moved on since). A key deleted, disabled or pending
+// deletion fails with an error sources.IsGone reports, whose fix says how to keep it published.
+func (s *Source) KeyByID(ctx context.Context, id string) (sources.Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.byID[id]; ok {
+		return r.key, r.err
+	}
+	k, err := s.keyByID(ctx, id)
+	if ctx.Err() == nil {
+		if s.byID == nil {
+			s.byID = map[string]byID{}
+		}
+		s.byID[id] = byID{k, err}
+	}
+	return k, err
+}
+
+func (s *Source) keyByID(ctx context.Context, id string) (sources.Key, error) {
+	region := s.region()
+	if r := regionOf(id); r != "" {
+		region = r // an ARN names its region; the spec's may have changed since
+	}
+	if region == "" {
+		return sources.Key{}, &sources.Error{Origin: sources.Origin{Source: s.Spec}, Err: errors.New("no AWS region"),
+			Fix: "set AWS_REGION (or a profile's region), or add ?region= to the spec"}
+	}
+	at := sources.Origin{Source: s.Spec, Location: "earlier key " + id}
+	k, _, err := s.key(ctx, s.KMS.client(region, s.Endpoint), id, region, at)
+	if err != nil {
+		var se *sources.Error
+		if errors.As(err, &se) && (errors.Is(err, ErrUnusable) || errors.Is(err, ErrNotFound)) {
+			fix := "enable it again (aws kms enable-key, or aws kms cancel-key-deletion) until the rotation guard lets it go"
+			if errors.Is(err, ErrNotFound) {
+				fix = "it cannot come back: once no token it signed is still valid, let it go with --allow-removal"
+			}
+			return sources.Key{}, &sources.Error{Origin: se.Origin, Err: goneError{se.Err}, Fix: fix}
+		}
+		return sources.Key{}, err
+	}
+	ks := []sources.Key{k}
+	s.Defaults.Apply(ks)
+	return ks[0], nil
+}
+
+// goneError marks a key that no longer exists or can no longer be used (sources.IsGone).
+type goneError struct{ error }
+
+func (e goneError) Unwrap() error { return e.error }
+func (goneError) Gone() bool      { return true }
+
+// regionOf is the region an ARN names (arn:aws:kms:REGION:ACCOUNT:key/ID), "" for a bare id.
+func regionOf(ref string) string {
+	parts := strings.SplitN(ref, ":", 6)
+	if len(parts) == 6 && parts[0] == "arn" {
+		return parts[3]
+	}
+	return ""
+}
+
 // key reads one key: its metadata (state, usage, spec), then its public key.
 func (s *Source) key(ctx context.Context, c *kms.Client, ref, region string, at sources.Origin) (sources.Key, string, error) {
 	fail := func(err error) (sources.Key, string, error) {
@@ -303,7 +372,7 @@ func (s *Source) key(ctx context.Context, c *kms.Client, ref, region string, at 
 		return fail(&kmsError{kind: ErrResponse, msg: fmt.Sprintf("%v: GetPublicKey %s: %d keys in the answer", ErrResponse, id, len(ks))})
 	}
 	k := ks[0]
-	k.Origin, k.Name = at, id
+	k.Origin, k.Name, k.SourceKey = at, id, arn
 	return k, arn, nil
 }
 

@@ -134,3 +134,16 @@ func TestRawECDSA(t *testing.T) {
 		t.Error("accepted r wider than the curve")
 	}
 }
+
+func TestRegionOf(t *testing.T) {
+	for ref, want := range map[string]string{
+		"arn:aws:kms:eu-west-1:111122223333:key/1234abcd": "eu-west-1",
+		"arn:aws-cn:kms:cn-north-1:111122223333:key/ab":   "cn-north-1",
+		"1234abcd-12ab-34cd-56ef-1234567890ab":            "",
+		"alias/jwt":                                       "",
+	} {
+		if got := regionOf(ref); got != want {
+			t.Errorf("regionOf(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}
