@@ -137,17 +137,27 @@ func raceOCI(t *testing.T, bin, reg, base, query string, racers, rounds int) rac
 }
 
 // TestOCIRacingPublishers races jwkspub processes at one tag of the real registry, as the
-// file target's TestRacingPublishers does at a directory.
+// file target's TestRacingPublishers does at a directory. With the default settle window no
+// publisher that exits 0 may have lost its key. settle=0 skips the check for a rival's
+// overwrite after the window, leaving only the tag check before the put and the read-backs
+// right after it (the protocol before the parent chain): its lost updates are logged, the
+// number the README quotes, not asserted, since how many races land in the window varies.
 func TestOCIRacingPublishers(t *testing.T) {
 	bin := crashBinary(t)
 	reg := ociRegistry(t)
 	base := pushBase(t, reg, "race")
-	const racers, rounds = 6, 6
+	const racers, rounds = 8, 8
 	t.Run("default", func(t *testing.T) {
 		c := raceOCI(t, bin, reg, base, "", racers, rounds)
 		if c.lost != 0 {
 			t.Errorf("%d of %d publishers that exited 0 lost their key", c.lost, c.published)
 		}
+		if c.published < rounds {
+			t.Errorf("only %d publishers published in %d rounds", c.published, rounds)
+		}
+	})
+	t.Run("no-settle", func(t *testing.T) {
+		c := raceOCI(t, bin, reg, base, "&settle=0", racers, rounds)
 		if c.published < rounds {
 			t.Errorf("only %d publishers published in %d rounds", c.published, rounds)
 		}
