@@ -18,9 +18,8 @@ import (
 )
 
 // TestOCIConformance runs the two suites every target passes against the real registry. The
-// handles of one location share a RepoLocks, as the targets of one run do: a registry has no
-// compare-and-swap on tags, so racing publishers in separate processes can still lose an
-// update between the tag check and the put (the README's "one publisher per tag").
+// handles of one location share a RepoLocks, as the targets of one run do. Publishers in
+// separate processes are raced by TestOCIRacingPublishers below.
 func TestOCIConformance(t *testing.T) {
 	reg := ociRegistry(t)
 	base := pushBase(t, reg, "conformance")
