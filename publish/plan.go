@@ -369,7 +369,8 @@ func (p *Plan) Count() (added, removed, changed int) {
 // Apply carries out a plan that passed the guard: every object is written in one Write,
 // conditional on the revision the plan was read at (the JWKS first, its .gz sibling and the
 // discovery document next, the state object last), and then read back. A lost race wraps
-// target.ErrConflict. A plan compared against a public URL cannot be applied.
+// target.ErrConflict, and so does a read-back that finds other bytes than written (another
+// publisher wrote after us; the re-plan sees whether our keys survived). A plan compared against a public URL cannot be applied.
 func Apply(ctx context.Context, p *Plan) error {
 	if p.dest.Target == nil {
 		return fmt.Errorf("plan for %s was not made against a target", p.Target)
@@ -384,14 +385,16 @@ func Apply(ctx context.Context, p *Plan) error {
 	for i := range p.writes {
 		w := &p.writes[i]
 		got := after.Object(w.Name)
+		// Other bytes, or none, right after a write the target accepted: another publisher
+		// wrote after us, so this is a lost race (re-planned), not a broken target.
 		switch {
 		case w.Delete && got != nil:
-			return fmt.Errorf("target %s: read back %s: it is still there after the delete", p.Target, w.Name)
+			return fmt.Errorf("target %s: read back %s: it is there again after the delete: %w", p.Target, w.Name, target.ErrConflict)
 		case w.Delete:
 		case got == nil:
-			return fmt.Errorf("target %s: read back %s: it is missing after the write", p.Target, w.Name)
+			return fmt.Errorf("target %s: read back %s: it is missing after the write: %w", p.Target, w.Name, target.ErrConflict)
 		case !bytes.Equal(got.Body, w.Body):
-			return fmt.Errorf("target %s: read back %s: body sha256 %s, wrote %s", p.Target, w.Name, got.SHA256(), w.SHA256())
+			return fmt.Errorf("target %s: read back %s: body sha256 %s, wrote %s: %w", p.Target, w.Name, got.SHA256(), w.SHA256(), target.ErrConflict)
 		case !w.Same(got, after.Attributes):
 			return fmt.Errorf("target %s: read back %s: headers are Cache-Control %q, Content-Type %q, sha256 metadata %q; wrote %q, %q, %q",
 				p.Target, w.Name, got.CacheControl, got.ContentType, got.Metadata[target.MetaSHA256], w.CacheControl, w.ContentType, w.SHA256())

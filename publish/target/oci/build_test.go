@@ -69,7 +69,7 @@ func offline(t testing.TB, set string) *Target {
 // contextFiles are the build context Write makes of objs.
 func contextFiles(t testing.TB, objs []target.Object) []File {
 	t.Helper()
-	files, _, err := offline(t, "prod").files(byName(objs))
+	files, _, err := offline(t, "prod").files(byName(objs), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +331,7 @@ func BenchmarkBuildImage(b *testing.B) {
 	base := testBase(b, false)
 	b.ResetTimer()
 	for b.Loop() {
-		img, err := tg.build(base, objs)
+		img, err := tg.build(base, objs, "")
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -179,10 +179,6 @@ func (t *Target) push(ctx context.Context, rev string, img v1.Image) error {
 		return fmt.Errorf("target %s: waiting for another push to %s; nothing was pushed: %w", t.loc.Raw, t.loc.Tag.Context(), err)
 	}
 	defer unlock()
-	if rev == want.String() {
-		// The tag held this very image when it was read: nothing to push, if it still does.
-		return t.checkTag(ctx, rev)
-	}
 	upload := func() error { return t.uploadBlobs(ctx, img) }
 	if err := t.retryRace(ctx, "pushing the blobs", upload); err != nil {
 		return fmt.Errorf("target %s: pushing the image's blobs to %s%s; the tag was left as it was: %w", t.loc.Raw, t.loc.Tag.Context(), registryHint(err, t.loc.Tag), err)
@@ -222,4 +218,69 @@ func (t *Target) push(ctx context.Context, rev string, img v1.Image) error {
 	}
 	t.log.Debug("pushed the image", "target", t.loc.Raw, "tag", t.loc.Tag.String(), "digest", want, "was", orNothing(rev))
 	return nil
+}
+
+// maxChain bounds how many parents settled follows back from the tag: the publications that
+// can land on one tag within a settle window, with room to spare.
+const maxChain = 16
+
+// settled waits the settle window, then follows the tag back through the images' parents
+// (LabelParent) to find want, the image just pushed on rev. The tag names want, or an image
+// built on it: nil. The walk reaches rev, an image with no parent, or maxChain steps without
+// meeting want: a rival that planned on rev (or earlier) put its image after our read-back
+// and overwrote ours, so ours is not served and its update would be lost silently; that
+// wraps target.ErrConflict, and the runner re-plans on what the tag names now. A rival whose
+// put lands after the window is not seen: see the package doc.
+func (t *Target) settled(ctx context.Context, rev, want string) error {
+	if t.loc.Settle <= 0 {
+		return nil
+	}
+	select {
+	case <-time.After(t.loc.Settle):
+	case <-ctx.Done():
+		return fmt.Errorf("target %s: waiting %v to check that no other publisher overwrote %s at %s: %w", t.loc.Raw, t.loc.Settle, want, t.loc.Tag, ctx.Err())
+	}
+	now, err := t.tagDigest(ctx)
+	if err != nil {
+		return fmt.Errorf("target %s: reading %s again %v after pushing %s%s: %w", t.loc.Raw, t.loc.Tag, t.loc.Settle, want, registryHint(err, t.loc.Tag), err)
+	}
+	overwritten := func(why string) error {
+		return fmt.Errorf("target %s: pushed %s to %s, but %v later the tag names %s, which %s: another publisher that read the tag when we did overwrote our image, and its image stands (fix: publish again; give each tag one publisher): %w", t.loc.Raw, want, t.loc.Tag, t.loc.Settle, orNothing(now), why, target.ErrConflict)
+	}
+	d := now
+	for range maxChain {
+		switch d {
+		case want:
+			t.log.Debug("the tag still serves the pushed image or one built on it", "target", t.loc.Raw, "digest", want, "tag names", now)
+			return nil
+		case "":
+			return overwritten("is not built on it")
+		case rev:
+			return overwritten("was built on what we read, not on our image")
+		}
+		p, err := t.parent(ctx, d)
+		if err != nil {
+			return fmt.Errorf("target %s: reading %s's parent, to check that %s still builds on %s%s: %w", t.loc.Raw, d, t.loc.Tag, want, registryHint(err, t.loc.Tag), err)
+		}
+		d = p
+	}
+	return overwritten(fmt.Sprintf("is not built on it within %d images", maxChain))
+}
+
+// parent is the LabelParent of the image whose manifest digest is d, "" when it has none.
+func (t *Target) parent(ctx context.Context, d string) (string, error) {
+	var p string
+	err := t.retryRace(ctx, "reading an image's parent", func() error {
+		img, err := remote.Image(t.loc.Tag.Context().Digest(d), t.opts(ctx)...)
+		if err != nil {
+			return err
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return err
+		}
+		p = cf.Config.Labels[LabelParent]
+		return nil
+	})
+	return p, err
 }

@@ -35,6 +35,10 @@ const (
 	// Read knows when the base moved.
 	LabelBaseName   = "org.opencontainers.image.base.name"
 	LabelBaseDigest = "org.opencontainers.image.base.digest"
+	// LabelParent is the manifest digest of the image the tag named when the write was
+	// planned (absent on a first publication): the link a push follows back from the tag to
+	// find whether a rival that planned on the same image overwrote it (see the package doc).
+	LabelParent = "org.jwkspub.parent.digest"
 )
 
 // JWKSName is the JWKS's name at an image target: its path in the build context, which the
@@ -243,7 +247,7 @@ func (t *Target) outdated(ctx context.Context, live v1.Hash, labels map[string]s
 		}
 		return fmt.Sprintf("the base image %s is now %s; the image was built on %s", t.loc.Base, baseDigest, was), nil
 	}
-	img, err := t.build(base, objs)
+	img, err := t.build(base, objs, labels[LabelParent])
 	if err != nil {
 		return fmt.Sprintf("the live documents cannot be rebuilt into an image with these settings (%v)", err), nil
 	}
@@ -300,9 +304,9 @@ func (t *Target) base(ctx context.Context) (v1.Image, v1.Hash, error) {
 	return img, d, nil
 }
 
-// build is the image of objs on base (see files).
-func (t *Target) build(base v1.Image, objs map[string]*target.Object) (v1.Image, error) {
-	files, labels, err := t.files(objs)
+// build is the image of objs on base, planned against the image parent (see files).
+func (t *Target) build(base v1.Image, objs map[string]*target.Object, parent string) (v1.Image, error) {
+	files, labels, err := t.files(objs, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -316,10 +320,11 @@ func (t *Target) build(base v1.Image, objs map[string]*target.Object) (v1.Image,
 // files is the build context of objs and the labels of its image: Dockerfile and nginx.conf
 // rendered for the JWKS's headers, the objects at their names, .gz copies of the JWKS (the
 // Gzip object when given) and of the discovery document, and the state object, which the
-// layer holds but nginx does not serve. Headers an image cannot store (a discovery document
+// layer holds but nginx does not serve; the labels name parent, the image the tag named when
+// the write was planned, unless it is "" (a first publication). Headers an image cannot store (a discovery document
 // with another Cache-Control than the JWKS, say) are refused, so what Write stores is what
 // Read gives back.
-func (t *Target) files(objs map[string]*target.Object) ([]File, map[string]string, error) {
+func (t *Target) files(objs map[string]*target.Object, parent string) ([]File, map[string]string, error) {
 	p, err := t.paramsFor(objs)
 	if err != nil {
 		return nil, nil, err
@@ -356,12 +361,16 @@ func (t *Target) files(objs map[string]*target.Object) ([]File, map[string]strin
 	if st := objs[t.names.State]; st != nil {
 		files = append(files, newFile(t.names.State, st.Body))
 	}
-	return files, map[string]string{
+	labels := map[string]string{
 		LabelSet:          t.set,
 		LabelJWKSSHA256:   doc.SHA256(),
 		LabelCacheControl: doc.CacheControl,
 		LabelContentType:  doc.ContentType,
-	}, nil
+	}
+	if parent != "" {
+		labels[LabelParent] = parent
+	}
+	return files, labels, nil
 }
 
 // sameGzip checks that gz decompresses to body.
@@ -381,11 +390,14 @@ func sameGzip(gz, body []byte) error {
 }
 
 // Write builds the image of base's objects with objs applied (written, or removed where
-// Delete is set) and pushes it: blobs first, then, if the tag still names base.Revision, the
-// manifest to the tag, then reads the tag back. A nil base is the absent tag. When the tag
-// moved, nothing is pushed to it and the error wraps target.ErrConflict; so it does when the
-// tag names another image right after the push (a publisher raced between the check and the
-// push: see the package doc). Names and headers are checked before anything is pushed.
+// Delete is set), labelled with base.Revision as its parent, and pushes it: blobs first, then,
+// if the tag still names base.Revision, the manifest to the tag, then reads the tag back, and
+// after the settle window follows the tag's parents back to this image. A nil base is the
+// absent tag. When the tag moved, nothing is pushed to it and the error wraps
+// target.ErrConflict; so it does when the tag names another image right after the push, or
+// when after the settle window it names an image not built on this one (a publisher raced
+// between the check and the push: see the package doc). Objects equal to a live image that is
+// not outdated push nothing. Names and headers are checked before anything is pushed.
 func (t *Target) Write(ctx context.Context, base *target.Snapshot, objs []target.Object) error {
 	rev := ""
 	objects := map[string]*target.Object{}
@@ -395,6 +407,7 @@ func (t *Target) Write(ctx context.Context, base *target.Snapshot, objs []target
 			objects[n] = o
 		}
 	}
+	unchanged := rev != "" && base.Outdated == ""
 	known := t.names.All()
 	for i := range objs {
 		o := &objs[i]
@@ -402,23 +415,38 @@ func (t *Target) Write(ctx context.Context, base *target.Snapshot, objs []target
 			return fmt.Errorf("target %s: object %q: an image holds only %s (fix: name the objects with the target's Names)", t.loc.Raw, o.Name, strings.Join(known, ", "))
 		}
 		if o.Delete {
+			unchanged = unchanged && objects[o.Name] == nil
 			delete(objects, o.Name)
 			continue
 		}
+		unchanged = unchanged && o.Same(objects[o.Name], true)
 		objects[o.Name] = o
 	}
 	if _, err := t.paramsFor(objects); err != nil {
 		return err
 	}
+	if unchanged {
+		// Read rebuilt the live image from these very objects and found it equal (not
+		// Outdated); building it again with rev as the parent would give another digest for
+		// the same image, so there is nothing to push, if the tag still names it.
+		return t.checkTag(ctx, rev)
+	}
 	baseImg, _, err := t.base(ctx)
 	if err != nil {
 		return err
 	}
-	img, err := t.build(baseImg, objects)
+	img, err := t.build(baseImg, objects, rev)
 	if err != nil {
 		return err
 	}
-	return t.push(ctx, rev, img)
+	want, err := img.Digest()
+	if err != nil {
+		return fmt.Errorf("target %s: %w", t.loc.Raw, err)
+	}
+	if err := t.push(ctx, rev, img); err != nil {
+		return err
+	}
+	return t.settled(ctx, rev, want.String())
 }
 
 // isNotFound reports whether a registry answered that the tag or repository does not exist.

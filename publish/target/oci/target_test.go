@@ -81,7 +81,8 @@ func (r *testRegistry) pushBase(t *testing.T, ref, marker string) string {
 // target is the target at REGISTRY/ref (REPO:TAG) on base.
 func (r *testRegistry) target(t *testing.T, ref, base string, o Options) *Target {
 	t.Helper()
-	loc, err := ParseURL("oci://" + r.host + "/" + ref + "?base=" + base)
+	// A settle window of 1ms: every write follows the tag back to its image, quickly.
+	loc, err := ParseURL("oci://" + r.host + "/" + ref + "?base=" + base + "&settle=1ms")
 	if err != nil {
 		t.Fatal(err)
 	}
