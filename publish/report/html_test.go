@@ -1,0 +1,104 @@
+package report
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jwkspub/jwkspub/internal/golden"
+	"github.com/jwkspub/jwkspub/internal/testkeys"
+	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
+	"github.com/jwkspub/jwkspub/publish/rotation"
+	"github.com/jwkspub/jwkspub/publish/target/file"
+)
+
+// ThreeKeyNow is when the three-key rotation is looked at: k1 superseded and removable, k2
+// live and safe to sign with, k3 published half an hour ago and not yet safe.
+var ThreeKeyNow = t0.Add(20*time.Hour + 30*time.Minute)
+
+// threeKeyRotation publishes k1 at t0, k2 at t0+2h and k3 at t0+20h under a one-hour
+// Cache-Control and a 12h max_token_lifetime, and reads the timeline at ThreeKeyNow.
+func threeKeyRotation(t *testing.T) (*rotation.Timeline, []publish.LiveHeader) {
+	t.Helper()
+	cfg := &config.SetConfig{Name: "prod", Output: config.Output{CacheControl: "public, max-age=3600"},
+		Rotation: rotation.Rules{MaxTokenLifetime: rotation.Duration(12 * time.Hour)}}
+	wk := filepath.Join(t.TempDir(), ".well-known")
+	ft, err := file.New(wk, "jwks.json", file.Options{CreateDir: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := publish.Destination{URL: "file://" + filepath.ToSlash(filepath.Join(wk, "jwks.json")), Target: ft}
+	publishAt(t, d, cfg, testkeys.Rot(t, 1), t0)
+	publishAt(t, d, cfg, testkeys.Rot(t, 1, 2), t0.Add(2*time.Hour))
+	publishAt(t, d, cfg, testkeys.Rot(t, 1, 2, 3), t0.Add(20*time.Hour))
+	tl, hs, err := publish.ReadTimelineHeaders(t.Context(), d, cfg, ThreeKeyNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.Target = "file:///srv/www/.well-known/jwks.json"
+	return tl, hs
+}
+
+// TestTimelinePictureGolden pins the picture and the page of the three-key rotation, and checks
+// what they must say whatever the layout: the rows in the text output's order, the key to sign
+// with, "now" between k3's publication and the moment it is safe.
+func TestTimelinePictureGolden(t *testing.T) {
+	tl, _ := threeKeyRotation(t)
+	if got := []string{tl.Keys[0].KID, tl.Keys[1].KID, tl.Keys[2].KID}; strings.Join(got, ",") != "k1,k2,k3" || tl.SignWith != "k2" {
+		t.Fatalf("scenario: keys %v, sign with %q; want k1,k2,k3 and k2", got, tl.SignWith)
+	}
+	if k3 := tl.Keys[2]; !(k3.FirstPublished.Before(tl.Now) && tl.Now.Before(k3.SafeFrom)) {
+		t.Fatalf("scenario: now %s not between k3's publication %s and safe_from %s", tl.Now, k3.FirstPublished, k3.SafeFrom)
+	}
+	if k1 := tl.Keys[0]; k1.RemovableFrom == nil || !k1.RemovableFrom.Before(tl.Now) {
+		t.Fatalf("scenario: k1 removable from %v, want before now %s", k1.RemovableFrom, tl.Now)
+	}
+	var svg bytes.Buffer
+	if err := WriteTimelineSVG(&svg, tl, "tl0"); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "timeline.svg", svg.Bytes())
+	s := svg.String()
+	i1, i2, i3 := strings.Index(s, `data-kid="k1"`), strings.Index(s, `data-kid="k2"`), strings.Index(s, `data-kid="k3"`)
+	if !(i1 > 0 && i1 < i2 && i2 < i3) {
+		t.Errorf("rows not drawn k1, k2, k3 in order (at %d, %d, %d)", i1, i2, i3)
+	}
+	if strings.Count(s, `class="row signwith"`) != 1 || !strings.Contains(s, `data-kid="k2">`+"\n"+`<text x="10" y="106.0" class="kid">k2 ◀ sign with`) {
+		t.Errorf("k2 is not the one row marked to sign with:\n%s", s)
+	}
+
+	var page bytes.Buffer
+	hs := []publish.LiveHeader{{Name: "Cache-Control", Value: "public, max-age=3600"}, {Name: "metadata note", Value: `<b>"x"</b>`}}
+	if err := WriteTimelineHTML(&page, ThreeKeyNow, []TimelinePage{{Timeline: tl, Headers: hs}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "status.html", page.Bytes())
+	p := page.String()
+	if !strings.Contains(p, s) {
+		t.Error("the page does not hold the picture as WriteTimelineSVG draws it")
+	}
+	for _, bad := range []string{"<script", "http://", "https://", "<b>"} {
+		if strings.Contains(strings.ReplaceAll(p, `xmlns="http://www.w3.org/2000/svg"`, ""), bad) {
+			t.Errorf("the page holds %q: it must be self-contained, script-free and escaped", bad)
+		}
+	}
+}
+
+// TestTimelineSVGEscapes: a kid or source is data, never markup.
+func TestTimelineSVGEscapes(t *testing.T) {
+	now := t0.Add(time.Hour)
+	tl := &rotation.Timeline{Set: `a"<set>`, Target: "file:///x", SafeDelay: "1m0s", Now: now, SignWith: `k<1>&"`,
+		Keys: []rotation.KeyTimeline{{KID: `k<1>&"`, Source: `file:<script>`, Live: true, FirstPublished: t0, SafeFrom: t0.Add(time.Minute)}}}
+	var b bytes.Buffer
+	if err := WriteTimelineHTML(&b, now, []TimelinePage{{Timeline: tl}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{"<script>", "k<1>", `"<set>`} {
+		if strings.Contains(b.String(), raw) {
+			t.Errorf("unescaped %q in:\n%s", raw, b.String())
+		}
+	}
+}
