@@ -60,9 +60,11 @@ type Plan struct {
 	oldState  *rotation.State
 	nextState *rotation.State
 	safeDelay time.Duration
-	rotation  rotation.Rules
-	now       time.Time
-	keys      *jwks.Set // the set published: PlanOptions.Keys plus live keys of unavailable sources
+	// cacheControl is the Cache-Control safeDelay comes from (the new or the live one).
+	cacheControl string
+	rotation     rotation.Rules
+	now          time.Time
+	keys         *jwks.Set // the set published: PlanOptions.Keys plus live keys of unavailable sources
 }
 
 // Destination is one target of a set: how it is reached and what verifiers see.
@@ -319,9 +321,11 @@ func newPlan(o PlanOptions, target string, liveDoc *Object, live []jwks.LiveKey,
 			p.Headers = append(p.Headers, served.HeaderChange{Name: "Content-Type", Old: liveDoc.ContentType, New: doc.ContentType})
 		}
 	}
-	p.safeDelay = rotation.SafeDelay(o.Set.Rotation, doc.CacheControl)
+	p.safeDelay, p.cacheControl = rotation.SafeDelay(o.Set.Rotation, doc.CacheControl), doc.CacheControl
 	if liveDoc != nil {
-		p.safeDelay = max(p.safeDelay, rotation.SafeDelay(o.Set.Rotation, liveDoc.CacheControl))
+		if d := rotation.SafeDelay(o.Set.Rotation, liveDoc.CacheControl); d > p.safeDelay {
+			p.safeDelay, p.cacheControl = d, liveDoc.CacheControl
+		}
 	}
 	return p
 }

@@ -68,3 +68,15 @@ func liveHeaders(doc *target.Object, attributes bool) []LiveHeader {
 	})
 	return append(hs, meta...)
 }
+
+// Timelines are the plan's target's rotation timeline before and after the plan is applied,
+// at the plan's time, for reports that show the change.
+func (p *Plan) Timelines() (before, after *rotation.Timeline) {
+	before = rotation.TimelineOf(p.Set, p.rotation, p.Target, p.oldState, p.live, p.cacheControl, p.now)
+	next := p.nextState
+	if next == nil {
+		next = p.oldState
+	}
+	after = rotation.TimelineOf(p.Set, p.rotation, p.Target, next, p.next, p.cacheControl, p.now)
+	return before, after
+}

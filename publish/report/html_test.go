@@ -102,3 +102,39 @@ func TestTimelineSVGEscapes(t *testing.T) {
 		}
 	}
 }
+
+// TestTimelineMermaidGolden pins the step summary's chart of the three-key rotation, and the
+// before/after of a diff that would add k4: the same three tasks before, four after.
+func TestTimelineMermaidGolden(t *testing.T) {
+	tl, _ := threeKeyRotation(t)
+	var b bytes.Buffer
+	if err := WriteTimelineMermaid(&b, "rotation timeline", []*rotation.Timeline{tl}); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "timeline.mmd", b.Bytes())
+	for _, want := range []string{
+		"    section prod → file#58;///srv/www/.well-known/jwks.json\n",
+		"    k1 removable since 03-02 03#58;00 :done, t0k0, 2026-03-01 12:00:00, 2026-03-02 22:00:00\n",
+		"    k2 sign with :active, t0k1, 2026-03-01 14:00:00, 2026-03-02 22:00:00\n",
+		"    k3 safe from 03-02 09#58;00 :crit, t0k2, 2026-03-02 08:00:00, 2026-03-02 22:00:00\n",
+		"    now 03-02 08#58;30 :milestone, t0now, 2026-03-02 08:30:00, 0m\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("chart lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestMermaidEscape(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"k1", "k1"},
+		{"urn:key#1;x", "urn#58;key#35;1#59;x"},
+		{"a`b<c>\nd", "a#96;b#60;c#62;#10;d"},
+		{" lead", "#32;lead"},
+		{"kid with space", "kid with space"},
+	} {
+		if got := mermaidEscape(c.in); got != c.want {
+			t.Errorf("mermaidEscape(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
