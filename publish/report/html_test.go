@@ -114,10 +114,10 @@ func TestTimelineMermaidGolden(t *testing.T) {
 	golden.Check(t, "timeline.mmd", b.Bytes())
 	for _, want := range []string{
 		"    section prod → file#58;///srv/www/.well-known/jwks.json\n",
-		"    k1 removable since 03-02 03#58;00 :done, t0k0, 2026-03-01 12:00:00, 2026-03-02 22:00:00\n",
-		"    k2 sign with :active, t0k1, 2026-03-01 14:00:00, 2026-03-02 22:00:00\n",
-		"    k3 safe from 03-02 09#58;00 :crit, t0k2, 2026-03-02 08:00:00, 2026-03-02 22:00:00\n",
-		"    now 03-02 08#58;30 :milestone, t0now, 2026-03-02 08:30:00, 0m\n",
+		"    k1 removable since 03-02 03#58;00:done, t0k0, 2026-03-01 12:00:00, 2026-03-02 22:00:00\n",
+		"    k2 sign with:active, t0k1, 2026-03-01 14:00:00, 2026-03-02 22:00:00\n",
+		"    k3 safe from 03-02 09#58;00:crit, t0k2, 2026-03-02 08:00:00, 2026-03-02 22:00:00\n",
+		"    now 03-02 08#58;30:milestone, t0now, 2026-03-02 08:30:00, 0m\n",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("chart lacks %q:\n%s", want, b.String())

@@ -63,11 +63,11 @@ func WriteTimelineMermaid(w io.Writer, title string, tls []*rotation.Timeline) e
 			if !to.After(k.FirstPublished) {
 				to = k.FirstPublished.Add(time.Minute)
 			}
-			fmt.Fprintf(&b, "    %s :%st%dk%d, %s, %s\n", mermaidEscape(name), tag, ti, n,
+			fmt.Fprintf(&b, "    %s:%st%dk%d, %s, %s\n", mermaidEscape(name), tag, ti, n,
 				k.FirstPublished.UTC().Format(mermaidDateLayout), to.UTC().Format(mermaidDateLayout))
 			n++
 		}
-		fmt.Fprintf(&b, "    now %s :milestone, t%dnow, %s, 0m\n", mermaidEscape(tl.Now.UTC().Format("01-02 15:04")), ti,
+		fmt.Fprintf(&b, "    now %s:milestone, t%dnow, %s, 0m\n", mermaidEscape(tl.Now.UTC().Format("01-02 15:04")), ti,
 			tl.Now.UTC().Format(mermaidDateLayout))
 	}
 	b.WriteString("```\n\n")
