@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,6 +57,12 @@ func TestTimelinePictureGolden(t *testing.T) {
 	if k1 := tl.Keys[0]; k1.RemovableFrom == nil || !k1.RemovableFrom.Before(tl.Now) {
 		t.Fatalf("scenario: k1 removable from %v, want before now %s", k1.RemovableFrom, tl.Now)
 	}
+	// The README shows this text beside the picture (docs/timeline.png).
+	var text bytes.Buffer
+	if err := WriteTimelineText(&text, []*rotation.Timeline{tl}); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "timeline-three.txt", text.Bytes())
 	var svg bytes.Buffer
 	if err := WriteTimelineSVG(&svg, tl, "tl0"); err != nil {
 		t.Fatal(err)
@@ -136,5 +143,24 @@ func TestMermaidEscape(t *testing.T) {
 		if got := mermaidEscape(c.in); got != c.want {
 			t.Errorf("mermaidEscape(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestReadmeShowsTimelineText: the README's status text beside the picture is what status
+// prints for the same rotation.
+func TestReadmeShowsTimelineText(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join("testdata", "golden", "timeline-three.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(readme, append([]byte("```\n"), append(want, []byte("```\n")...)...)) {
+		t.Errorf("README.md does not show testdata/golden/timeline-three.txt as a code block:\n%s", want)
+	}
+	if _, err := os.Stat(filepath.Join("..", "..", "docs", "timeline.png")); err != nil || !bytes.Contains(readme, []byte("(docs/timeline.png)")) {
+		t.Errorf("README.md's picture docs/timeline.png: %v", err)
 	}
 }
