@@ -3,6 +3,7 @@ package publish
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jwkspub/jwkspub/publish/config"
@@ -57,15 +58,7 @@ func liveHeaders(doc *target.Object, attributes bool) []LiveHeader {
 	for k, v := range doc.Metadata {
 		meta = append(meta, LiveHeader{Name: "metadata " + k, Value: v})
 	}
-	slices.SortFunc(meta, func(a, b LiveHeader) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(meta, func(a, b LiveHeader) int { return strings.Compare(a.Name, b.Name) })
 	return append(hs, meta...)
 }
 

@@ -15,8 +15,7 @@ func statusCommand(e env) *cli.Command {
 	return &cli.Command{
 		Name:  "status",
 		Usage: "per kid: first published, safe to sign with from, superseded, removable from",
-		Flags: append(setFlags(), &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-",
-			Usage: "where to write the report (- for stdout); with --format html, one self-contained page", EnvVars: []string{"JWKSPUB_STATUS_OUTPUT"}}),
+		Flags: statusFlags(),
 		Action: func(c *cli.Context) error {
 			g, err := readGlobals(c, e)
 			if err != nil {
@@ -74,4 +73,18 @@ func statusCommand(e env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// statusFlags are the set flags, with html among the formats, and where to write the report.
+func statusFlags() []cli.Flag {
+	fs := setFlags()
+	for i, f := range fs {
+		if sf, ok := f.(*cli.StringFlag); ok && sf.Name == "format" {
+			c := *sf
+			c.Usage = "output: text, json or html (one self-contained page with the timeline as a picture)"
+			fs[i] = &c
+		}
+	}
+	return append(fs, &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-",
+		Usage: "where to write the report (- for stdout)", EnvVars: []string{"JWKSPUB_STATUS_OUTPUT"}})
 }
