@@ -164,3 +164,45 @@ func TestReadmeShowsTimelineText(t *testing.T) {
 		t.Errorf("README.md's picture docs/timeline.png: %v", err)
 	}
 }
+
+// TestTimelineSVGCases: what the picture must say in the states the three-key rotation does
+// not reach.
+func TestTimelineSVGCases(t *testing.T) {
+	now := t0.Add(48 * time.Hour)
+	at := func(d time.Duration) *time.Time { v := t0.Add(d); return &v }
+	for _, c := range []struct {
+		name string
+		tl   *rotation.Timeline
+		want []string
+		not  []string
+	}{
+		{"retired, no max_token_lifetime", &rotation.Timeline{Set: "s", Target: "file:///x", SafeDelay: "1h0m0s", Now: now, SignWith: "b",
+			Keys: []rotation.KeyTimeline{
+				{KID: "a", Source: "file:a", FirstPublished: t0, SafeFrom: *at(time.Hour), Superseded: at(2 * time.Hour), Retired: at(30 * time.Hour)},
+				{KID: "b", Source: "file:b", Live: true, FirstPublished: t0.Add(2 * time.Hour), SafeFrom: *at(3 * time.Hour)},
+			}},
+			[]string{`<path class="retired" d="M`, "max_token_lifetime unset (removal needs --allow-removal)", "file:a, retired", `data-segment="drain"`},
+			[]string{`data-segment="removable"`}},
+		{"live without state", &rotation.Timeline{Set: "s", Target: "file:///x", SafeDelay: "1m0s", Now: now,
+			Keys: []rotation.KeyTimeline{{KID: "x", Source: "live (no state)", Live: true}}},
+			[]string{"live, but no state: no dates to show", `data-rows="1"`},
+			[]string{`data-segment=`, "sign with"}},
+		{"nothing published", &rotation.Timeline{Set: "s", Target: "file:///x", SafeDelay: "1m0s", Now: now, Keys: []rotation.KeyTimeline{}},
+			[]string{`data-rows="0"`, `class="now"`}, []string{`class="row`}},
+	} {
+		var b bytes.Buffer
+		if err := WriteTimelineSVG(&b, c.tl, "t"); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s: no %q in:\n%s", c.name, w, b.String())
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(b.String(), n) {
+				t.Errorf("%s: %q in:\n%s", c.name, n, b.String())
+			}
+		}
+	}
+}
