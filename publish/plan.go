@@ -51,6 +51,9 @@ type Plan struct {
 	LiveDigest string `json:"live_digest,omitempty"`
 	Digest     string `json:"digest,omitempty"`
 
+	// cacheControl is the Cache-Control safeDelay comes from (the new or the live one).
+	cacheControl string
+
 	dest      Destination
 	opts      PlanOptions
 	base      *target.Snapshot
@@ -60,11 +63,9 @@ type Plan struct {
 	oldState  *rotation.State
 	nextState *rotation.State
 	safeDelay time.Duration
-	// cacheControl is the Cache-Control safeDelay comes from (the new or the live one).
-	cacheControl string
-	rotation     rotation.Rules
-	now          time.Time
-	keys         *jwks.Set // the set published: PlanOptions.Keys plus live keys of unavailable sources
+	rotation  rotation.Rules
+	now       time.Time
+	keys      *jwks.Set // the set published: PlanOptions.Keys plus live keys of unavailable sources
 }
 
 // Destination is one target of a set: how it is reached and what verifiers see.
