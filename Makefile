@@ -21,7 +21,7 @@ LDFLAGS = -X main.version=$(VERSION) \
           -X main.commit=$(shell git rev-parse --short HEAD 2>/dev/null || echo none) \
           -X main.date=$(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 
-.PHONY: all build test check unit fuzz integration lint staticcheck vulncheck actionlint release-check goreleaser-check goreleaser-release dist bench clean
+.PHONY: all build test check unit fuzz integration lint staticcheck vulncheck actionlint release-check goreleaser-check goreleaser-release dist bench clean timeline-png
 
 all: build
 
@@ -53,6 +53,12 @@ SERVICES_ENV ?= $(CACHE)/services.env
 integration:
 	JWKSPUB_SERVICES_ENV=$(SERVICES_ENV) .ci/services.sh start
 	. $(SERVICES_ENV) && GOFLAGS=-tags=$(BUILD_TAGS) $(GO) test -race -count=1 -tags 'integration $(BUILD_TAGS)' ./internal/integration/...
+
+# The README's picture: status's HTML page of the three-key rotation, screenshot by headless
+# Chromium in the browser test (.ci/services.sh installs Debian's chromium).
+timeline-png:
+	JWKSPUB_CHROMIUM=$${JWKSPUB_CHROMIUM:-$$(command -v chromium)} JWKSPUB_TIMELINE_PNG=$(CURDIR)/docs/timeline.png \
+		$(GO) test -count=1 -tags 'integration $(BUILD_TAGS)' -run 'TestBrowserStatusPage$$' ./internal/integration/
 
 # Linters run from the Go module proxy at pinned versions, so CI and a laptop run the same ones.
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2

@@ -136,6 +136,24 @@ nginx_verifiers() {
 	} >> "$ENVFILE"
 }
 
+# Headless Chromium and the mermaid library for the browser tests of status's HTML page and of
+# the step summary's Mermaid chart (internal/integration/browser_test.go). Mermaid goes into its
+# own npm tree, as jose does; the tests load its browser bundle from disk.
+MERMAID_VERSION=12.3.0
+browser() {
+	apt_install chromium fonts-dejavu-core
+	local dir=$CACHE/mermaid
+	if ! grep -qs "\"version\": \"$MERMAID_VERSION\"" "$dir/node_modules/mermaid/package.json"; then
+		log "npm install mermaid@$MERMAID_VERSION into $dir"
+		mkdir -p "$dir"
+		(cd "$dir" && npm install --no-audit --no-fund --silent --prefix "$dir" "mermaid@$MERMAID_VERSION" >/dev/null)
+	fi
+	{
+		echo "export JWKSPUB_CHROMIUM=$(command -v chromium || echo /usr/bin/chromium)"
+		echo "export JWKSPUB_MERMAID_JS=$dir/node_modules/mermaid/dist/mermaid.min.js"
+	} >> "$ENVFILE"
+}
+
 # bin_version BIN: the main module version `go version -m` records in a Go binary.
 bin_version() {
 	go version -m "$1" 2>/dev/null | awk '$1 == "mod" { print $3; exit }'
@@ -250,6 +268,7 @@ start() {
 	start_registry
 	start_vault
 	nginx_verifiers
+	browser
 	start_minio
 	start_fake_gcs
 	start_azurite

@@ -51,6 +51,9 @@ type Plan struct {
 	LiveDigest string `json:"live_digest,omitempty"`
 	Digest     string `json:"digest,omitempty"`
 
+	// cacheControl is the Cache-Control safeDelay comes from (the new or the live one).
+	cacheControl string
+
 	dest      Destination
 	opts      PlanOptions
 	base      *target.Snapshot
@@ -344,9 +347,11 @@ func newPlan(o PlanOptions, target string, liveDoc *Object, live []jwks.LiveKey,
 			p.Headers = append(p.Headers, served.HeaderChange{Name: "Content-Type", Old: liveDoc.ContentType, New: doc.ContentType})
 		}
 	}
-	p.safeDelay = rotation.SafeDelay(o.Set.Rotation, doc.CacheControl)
+	p.safeDelay, p.cacheControl = rotation.SafeDelay(o.Set.Rotation, doc.CacheControl), doc.CacheControl
 	if liveDoc != nil {
-		p.safeDelay = max(p.safeDelay, rotation.SafeDelay(o.Set.Rotation, liveDoc.CacheControl))
+		if d := rotation.SafeDelay(o.Set.Rotation, liveDoc.CacheControl); d > p.safeDelay {
+			p.safeDelay, p.cacheControl = d, liveDoc.CacheControl
+		}
 	}
 	return p
 }

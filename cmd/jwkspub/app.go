@@ -208,7 +208,14 @@ func readGlobals(c *cli.Context, e env) (*globals, error) {
 	g := &globals{derivePublic: c.Bool("derive-public"), format: c.String("format"), lookup: e.lookup, atExit: e.atExit}
 	switch g.format {
 	case "text", "json":
+	case "html":
+		if !c.Command.HasName("status") {
+			return nil, usagef("--format html: only status draws a page; use text or json")
+		}
 	default:
+		if c.Command.HasName("status") {
+			return nil, usagef("--format %q: use text, json or html", g.format)
+		}
 		return nil, usagef("--format %q: use text or json", g.format)
 	}
 	limit, err := parseSize(c.String("max-input-bytes"))

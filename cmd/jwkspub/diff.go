@@ -74,7 +74,7 @@ func runPlan(c *cli.Context, e env, detailed bool) error {
 	} else if err := report.WritePlanText(e.stdout, pl.plans); err != nil {
 		return err
 	}
-	if err := appendSummary(c.String("step-summary"), "jwkspub diff", pl.plans, verdict, pl.stale); err != nil {
+	if err := appendSummary(c.String("step-summary"), "jwkspub diff", true, pl.plans, verdict, pl.stale); err != nil {
 		return err
 	}
 	// A refusal decides the exit code over stale targets, as in publish: one verdict, one code.

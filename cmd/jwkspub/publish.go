@@ -43,7 +43,7 @@ func publishCommand(e env) *cli.Command {
 				} else {
 					_ = report.WritePlanText(e.stdout, pl.plans)
 				}
-				if serr := appendSummary(c.String("step-summary"), "jwkspub publish", pl.plans, verdict, pl.stale); serr != nil {
+				if serr := appendSummary(c.String("step-summary"), "jwkspub publish", false, pl.plans, verdict, pl.stale); serr != nil {
 					g.logger.Error("could not write the step summary", "err", serr)
 				}
 				return err
@@ -89,7 +89,7 @@ func publishCommand(e env) *cli.Command {
 			} else {
 				printResults(e, results)
 			}
-			if err := appendSummary(c.String("step-summary"), "jwkspub publish", pl.plans, verdict, pl.stale); err != nil {
+			if err := appendSummary(c.String("step-summary"), "jwkspub publish", false, pl.plans, verdict, pl.stale); err != nil {
 				return err
 			}
 			if len(pl.stale) > 0 {

@@ -339,8 +339,9 @@ func staleLines(stale []staleTarget) string {
 }
 
 // appendSummary appends Markdown to the CI step summary file, when one is given: the plans,
-// the guard's verdict, then the stale targets, so a reviewer sees all in the run's summary.
-func appendSummary(path, title string, plans []*publish.Plan, v publish.Verdict, stale []staleTarget) error {
+// the guard's verdict, the rotation timeline (before and after with change, as diff shows
+// it), then the stale targets, so a reviewer sees all in the run's summary.
+func appendSummary(path, title string, change bool, plans []*publish.Plan, v publish.Verdict, stale []staleTarget) error {
 	if path == "" {
 		return nil
 	}
@@ -355,6 +356,13 @@ func appendSummary(path, title string, plans []*publish.Plan, v publish.Verdict,
 	if err := report.WriteVerdictMarkdown(f, v); err != nil {
 		f.Close()
 		return fmt.Errorf("step summary: %w", err)
+	}
+	// A refused run wrote nothing: its plans' "after" never happened.
+	if len(v.Refused) == 0 {
+		if err := report.WritePlanTimelinesMarkdown(f, plans, change); err != nil {
+			f.Close()
+			return fmt.Errorf("step summary: %w", err)
+		}
 	}
 	for _, s := range stale {
 		if _, err := fmt.Fprintf(f, "**%s** → `%s`: **stale**: %s\n\n", s.set, s.target, strings.ReplaceAll(s.err.Error(), "\n", " ")); err != nil {

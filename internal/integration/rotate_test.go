@@ -257,6 +257,13 @@ func testRotationJob(t *testing.T, store string) {
 		t.Errorf("diff key actions %v, want v1 kept and v2 added", actions)
 	}
 	mustContain(t, "summary", summary, "sign with: jwt-v1")
+	// Beside the table, the change as a before/after Mermaid chart (TestBrowserMermaid renders
+	// the same writer's output): v2 appears only after.
+	mustContain(t, "summary", summary, "**Rotation timeline before this change**\n\n```mermaid\ngantt\n",
+		"**Rotation timeline after this change**\n\n```mermaid\ngantt\n", "    jwt-v1 sign with:active, t0k0, ")
+	if after := summary[strings.Index(summary, "**Rotation timeline after this change**"):]; !strings.Contains(after, "    jwt-v2 safe from ") {
+		t.Errorf("the summary's after chart has no task for jwt-v2:\n%s", after)
+	}
 	if got := servedKIDs(t, r); got != "jwt-v1" {
 		t.Errorf("after diff nginx serves %s: diff must write nothing", got)
 	}

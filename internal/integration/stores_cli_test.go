@@ -74,6 +74,10 @@ func TestStoresCLI(t *testing.T) {
 			}
 			run(2, "diff", "--detailed-exitcode", "--source", "file:k1.pem", "--source", "file:k2.pem", "--target", url)
 			run(0, "status", "--source", "file:k1.pem", "--target", url)
+			// The status page shows the headers the store keeps with the live document.
+			if page := run(0, "status", "--format", "html", "-o", "-", "--source", "file:k1.pem", "--target", url); !strings.Contains(page, "<tr><td><code>Cache-Control</code></td><td><code>") {
+				t.Errorf("status page without the live document's Cache-Control:\n%s", page)
+			}
 			// A bucket that does not exist: every read fails, exit 1, naming the target and the
 			// fix; it never reads as "nothing is live yet".
 			missing := strings.Replace(url, bucket, bucket+"-missing", 1)
