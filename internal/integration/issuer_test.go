@@ -19,10 +19,14 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -336,4 +340,239 @@ func TestIssuerVaultOIDC(t *testing.T) {
 	if !slices.Equal(kids(disc), kids(keys)) {
 		t.Fatalf("via discovery %v, direct %v", kids(disc), kids(keys))
 	}
+}
+
+// issuerProxy is a loopback-http httptest proxy in front of the test nginx (trusting its
+// private CA): fault decides, per request number (from 1), whether to answer itself (true) or
+// pass the request through to nginx. n counts every request that reached the proxy.
+func issuerProxy(t *testing.T, base string, ca privateCA, fault func(n int64, w http.ResponseWriter, r *http.Request) bool) (string, *atomic.Int64) {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: ca.pool}
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(u) }, Transport: tr}
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fault != nil && fault(n.Add(1), w, r) {
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(tr.CloseIdleConnections)
+	return srv.URL, &n
+}
+
+// resetConn closes the client's connection with a TCP reset, as a crashing load balancer does.
+func resetConn(w http.ResponseWriter) {
+	conn, _, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		panic(err)
+	}
+	conn.(*net.TCPConn).SetLinger(0)
+	conn.Close()
+}
+
+// TestIssuerProxyFaults puts an httptest proxy in front of the real nginx issuer: 429 (with
+// Retry-After) and 503 are retried and then succeed once the issuer recovers; a hang beyond the
+// per-attempt timeout is retried and fails naming the URL; a reset is retried; an HTML error
+// page answered with 200 is refused at once, naming the URL. Then, through the CLI with its
+// default patience, an issuer that stays down keeps the live keys of an optional source on
+// disk and fails the publish of a required one, writing nothing.
+func TestIssuerProxyFaults(t *testing.T) {
+	base, _, ca := startIssuerNginx(t)
+	const path = "/.well-known/jwks.json"
+	answer := func(code int, header ...string) func(w http.ResponseWriter) {
+		return func(w http.ResponseWriter) {
+			for i := 0; i+1 < len(header); i += 2 {
+				w.Header().Set(header[i], header[i+1])
+			}
+			w.WriteHeader(code)
+			fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>", code, http.StatusText(code))
+		}
+	}
+	// firstN fails the first n requests with f, then passes through to nginx.
+	firstN := func(n int64, f func(w http.ResponseWriter)) func(int64, http.ResponseWriter, *http.Request) bool {
+		return func(i int64, w http.ResponseWriter, r *http.Request) bool {
+			if i <= n {
+				f(w)
+				return true
+			}
+			return false
+		}
+	}
+	hang := func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
+	fetcher := &issuer.Fetcher{Timeout: 300 * time.Millisecond, Retries: 2, Backoff: 10 * time.Millisecond}
+
+	for _, tc := range []struct {
+		name     string
+		fault    func(n int64, w http.ResponseWriter, r *http.Request) bool
+		requests int64
+		minWait  time.Duration // the fetch must have waited at least this long (Retry-After)
+		is       error
+		msg      string // after the proxied URL
+		down     bool
+	}{
+		{name: "429 with Retry-After then ok", fault: firstN(1, answer(http.StatusTooManyRequests, "Retry-After", "1")),
+			requests: 2, minWait: time.Second},
+		{name: "503 twice then ok", fault: firstN(2, answer(http.StatusServiceUnavailable)), requests: 3},
+		{name: "503 throughout", fault: firstN(99, answer(http.StatusServiceUnavailable)), requests: 3,
+			is: issuer.ErrUnreachable, msg: ": issuer unreachable: HTTP 503 Service Unavailable (after 3 attempts)", down: true},
+		{name: "hang then ok", fault: func(n int64, w http.ResponseWriter, r *http.Request) bool {
+			if n == 1 {
+				hang(w, r)
+				return true
+			}
+			return false
+		}, requests: 2},
+		{name: "hang throughout", fault: func(n int64, w http.ResponseWriter, r *http.Request) bool {
+			hang(w, r)
+			return true
+		}, requests: 3, is: issuer.ErrUnreachable, msg: ": issuer unreachable: no answer within 300ms (after 3 attempts)", down: true},
+		{name: "reset then ok", fault: firstN(1, resetConn), requests: 2},
+		{name: "reset throughout", fault: firstN(99, resetConn), requests: 3,
+			is: issuer.ErrUnreachable, msg: ": issuer unreachable: ", down: true},
+		{name: "HTML error page with 200", fault: firstN(99, answer(http.StatusOK, "Content-Type", "text/html; charset=utf-8")),
+			requests: 1, is: issuer.ErrHTML, msg: ": an HTML page, not a JWK Set (fix: check the URL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy, n := issuerProxy(t, base, ca, tc.fault)
+			for _, optional := range []bool{false, true} {
+				n.Store(0)
+				src, err := sources.New(sources.Spec{Spec: proxy + path, Optional: optional}, sources.Options{Issuer: fetcher})
+				if err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				keys, err := src.Keys(context.Background())
+				took := time.Since(start)
+				if got := n.Load(); got != tc.requests {
+					t.Errorf("optional=%v: %d requests at the proxy, want %d", optional, got, tc.requests)
+				}
+				if took < tc.minWait {
+					t.Errorf("optional=%v: retried after %s, before the Retry-After of %s", optional, took, tc.minWait)
+				}
+				if tc.is == nil {
+					got := map[string]string{}
+					for _, k := range keys {
+						got[k.KID] = k.Alg
+					}
+					if err != nil || fmt.Sprint(got) != "map[issuer-ec-1:ES256 issuer-rsa-1:PS256]" {
+						t.Fatalf("optional=%v: keys %v, error %v", optional, got, err)
+					}
+					continue
+				}
+				// Optional or not, the source reports the failure; keeping the live keys is
+				// publication's decision (below, through the CLI).
+				if !errors.Is(err, tc.is) || !strings.HasPrefix(err.Error(), proxy+path+tc.msg) {
+					t.Fatalf("optional=%v: error %v, want %v starting %q", optional, err, tc.is, proxy+path+tc.msg)
+				}
+				if got := sources.IsUnavailable(err); got != tc.down {
+					t.Errorf("optional=%v: IsUnavailable = %v, want %v", optional, got, tc.down)
+				}
+			}
+		})
+	}
+
+	t.Run("cli", func(t *testing.T) {
+		// The CLI's Fetcher has the defaults (1+3 attempts, 250ms doubling backoff, 10s per
+		// attempt): only faults that end quickly are exercised here.
+		var fault atomic.Pointer[func(n int64, w http.ResponseWriter, r *http.Request) bool]
+		proxy, n := issuerProxy(t, base, ca, func(i int64, w http.ResponseWriter, r *http.Request) bool {
+			if f := fault.Load(); f != nil {
+				return (*f)(i, w, r)
+			}
+			return false
+		})
+		setFault := func(f func(int64, http.ResponseWriter, *http.Request) bool) {
+			n.Store(0)
+			fault.Store(&f)
+		}
+		dir, out := t.TempDir(), t.TempDir()
+		target := filepath.Join(out, ".well-known", "jwks.json")
+		config := func(optional bool) {
+			cfg := fmt.Sprintf("sets:\n  - name: mirror\n    sources:\n      - {spec: %q, optional: %v}\n    targets:\n      - file://%s\n",
+				proxy+path, optional, target)
+			if err := os.WriteFile(filepath.Join(dir, "jwkspub.yaml"), []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// onDisk is the published document and every file under out, with mtimes: a run that
+		// writes nothing leaves it as it was.
+		onDisk := func() (doc, tree string) {
+			b, _ := os.ReadFile(target)
+			filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					if fi, err := d.Info(); err == nil {
+						tree += fmt.Sprintf("%s %d %s\n", p, fi.Size(), fi.ModTime().Format(time.RFC3339Nano))
+					}
+				}
+				return nil
+			})
+			return string(b), tree
+		}
+		bin := buildJwkspub(t)
+		env := []string{"HOME=" + dir}
+
+		// The issuer recovers within the CLI's retries: published, after 3 requests.
+		config(true)
+		setFault(firstN(2, answer(http.StatusServiceUnavailable)))
+		if _, errOut, code := runJwkspub(t, bin, dir, env, "publish"); code != 0 {
+			t.Fatalf("publish after two 503s: exit %d\n%s", code, errOut)
+		}
+		if got := n.Load(); got != 3 {
+			t.Errorf("%d requests at the proxy, want 3", got)
+		}
+		first, tree := onDisk()
+		for _, want := range []string{`"kid":"issuer-ec-1"`, `"kid":"issuer-rsa-1"`, `"alg":"PS256"`} {
+			if !strings.Contains(first, want) {
+				t.Fatalf("first publication lacks %s:\n%s", want, first)
+			}
+		}
+
+		// Down for good (503 throughout), optional: the live keys stay on disk, with a warning.
+		setFault(firstN(1<<40, answer(http.StatusServiceUnavailable)))
+		stdout, errOut, code := runJwkspub(t, bin, dir, env, "publish")
+		if code != 0 {
+			t.Fatalf("publish with the optional issuer down: exit %d\n%s%s", code, stdout, errOut)
+		}
+		if got := n.Load(); got != 4 {
+			t.Errorf("%d requests at the proxy, want 4 (1 + DefaultRetries)", got)
+		}
+		if !strings.Contains(errOut, "optional source unavailable") || !strings.Contains(errOut, "HTTP 503") {
+			t.Errorf("no warning naming the outage:\n%s", errOut)
+		}
+		if doc, _ := onDisk(); doc != first {
+			t.Errorf("the live keys changed:\nbefore %s\nafter  %s", first, doc)
+		}
+
+		// Resets throughout, optional: the same.
+		setFault(firstN(1<<40, resetConn))
+		if stdout, errOut, code := runJwkspub(t, bin, dir, env, "publish"); code != 0 || !strings.Contains(errOut, "optional source unavailable") {
+			t.Fatalf("publish with the optional issuer resetting: exit %d\n%s%s", code, stdout, errOut)
+		}
+		if doc, _ := onDisk(); doc != first {
+			t.Errorf("the live keys changed after resets:\nbefore %s\nafter  %s", first, doc)
+		}
+
+		// Required: the publish fails naming the URL, and nothing under out is touched.
+		_, tree = onDisk()
+		config(false)
+		setFault(firstN(1<<40, answer(http.StatusServiceUnavailable)))
+		_, errOut, code = runJwkspub(t, bin, dir, env, "publish")
+		if want := proxy + path + ": issuer unreachable: HTTP 503 Service Unavailable (after 4 attempts)"; code != 1 || !strings.Contains(errOut, want) {
+			t.Fatalf("required issuer down: exit %d, want 1 saying %q\n%s", code, want, errOut)
+		}
+		if doc, after := onDisk(); doc != first || after != tree {
+			t.Errorf("a failed run wrote under %s:\nbefore %safter  %s", out, tree, after)
+		}
+	})
 }
