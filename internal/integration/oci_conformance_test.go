@@ -4,10 +4,6 @@ package integration
 
 import (
 	"fmt"
-	"path/filepath"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jwkspub/jwkspub/publish"
@@ -58,81 +54,25 @@ func TestOCIConformance(t *testing.T) {
 	})
 }
 
-// raceCounts tallies one racing run: how the publishers exited, and how many exited 0 with
-// their key missing from the final image (lost updates).
-type raceCounts struct {
-	published, lost, refusedByGuard, lostTwice, other int
-}
-
 // raceOCI races racers `jwkspub publish` processes, rounds times, at one fresh oci:// tag per
-// round, each adding its own key (k10, k11, ...) to the set k1 that the round first publishes;
-// query is appended to the target URL. Exits other than 0, 3 (the guard refused the re-plan)
-// and 1 (a second lost race) fail the test; lost updates are counted, not failed, so the caller
-// decides what the number must be.
+// round (see race); query is appended to the target URL.
 func raceOCI(t *testing.T, bin, reg, base, query string, racers, rounds int) raceCounts {
 	t.Helper()
-	var c raceCounts
 	repo := ociRepo(t, reg)
-	for round := range rounds {
-		dir := t.TempDir()
+	return race(t, bin, racers, rounds, "oci:// tag"+query, func(round int, _ string) (string, func() target.Target) {
 		url := fmt.Sprintf("oci://%s:round%d?base=%s%s", repo, round, base, query)
-		first := filepath.Join(dir, "base")
-		writeKey(t, first, 1)
-		if code, stderr := runCrash(bin, crashConfig(t, dir, first, url), nil, 0, ""); code != 0 {
-			t.Fatalf("round %d: first publication: exit %d\n%s", round, code, stderr)
-		}
-		configs := make([]string, racers)
-		for i := range racers {
-			d := filepath.Join(dir, fmt.Sprintf("p%d", i))
-			keys := filepath.Join(d, "keys")
-			writeKey(t, keys, 1)
-			writeKey(t, keys, byte(10+i))
-			configs[i] = crashConfig(t, d, keys, url)
-		}
-		codes := make([]int, racers)
-		stderrs := make([]string, racers)
-		var wg sync.WaitGroup
-		for i := range racers {
-			wg.Go(func() { codes[i], stderrs[i] = runCrash(bin, configs[i], nil, 0, "") })
-		}
-		wg.Wait()
-		loc, err := oci.ParseURL(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		it, err := oci.New(loc, oci.Options{SetName: "prod"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		kids := consistent(t, it, true)
-		for i, code := range codes {
-			kid := fmt.Sprintf("k%d", 10+i)
-			switch code {
-			case 0:
-				c.published++
-				if !slices.Contains(kids, kid) {
-					c.lost++
-					t.Logf("round %d: publisher %d exited 0 but %s is not in the final image %v", round, i, kid, kids)
-				}
-			case 3:
-				c.refusedByGuard++
-				if !strings.Contains(stderrs[i], "STALE") && !strings.Contains(stderrs[i], "refused") {
-					t.Errorf("round %d: publisher %d exited 3 without saying why:\n%s", round, i, stderrs[i])
-				}
-			case 1:
-				c.lostTwice++
-				if !strings.Contains(stderrs[i], "lost a second race") {
-					t.Errorf("round %d: publisher %d: exit 1 that is not a second lost race:\n%s", round, i, stderrs[i])
-				}
-			default:
-				c.other++
-				t.Errorf("round %d: publisher %d: exit %d\n%s", round, i, code, stderrs[i])
+		return url, func() target.Target {
+			loc, err := oci.ParseURL(url)
+			if err != nil {
+				t.Fatal(err)
 			}
+			it, err := oci.New(loc, oci.Options{SetName: "prod"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return it
 		}
-	}
-	t.Logf("%d rounds of %d publishers racing at one oci:// tag%s: %d exited 0, %d of them lost their key (lost updates); %d refused by the guard after re-planning (exit 3), %d lost a second race (exit 1)",
-		rounds, racers, query, c.published, c.lost, c.refusedByGuard, c.lostTwice)
-	return c
+	})
 }
 
 // TestOCIRacingPublishers races jwkspub processes at one tag of the real registry, as the
