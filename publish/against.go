@@ -77,3 +77,9 @@ func ExpectedDocument(set *config.SetConfig, keys *jwks.Set) (*Object, error) {
 	}
 	return objs["jwks"], nil
 }
+
+// PublishedKeys is the set p publishes: the keys built from the sources plus the live keys p
+// keeps (those of an optional source that is down, the keys an aws-kms: alias pointed at
+// before). verify --expect compares what a target's public URL serves with it, so a kept key
+// is not drift.
+func (p *Plan) PublishedKeys() *jwks.Set { return p.keys }

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/jwkspub/jwkspub/publish"
+	"github.com/jwkspub/jwkspub/publish/config"
 	"github.com/jwkspub/jwkspub/publish/jwks"
 	"github.com/jwkspub/jwkspub/publish/report"
 	"github.com/jwkspub/jwkspub/publish/served"
@@ -29,6 +30,9 @@ func verifyCommand(e env) *cli.Command {
 			"against the document: kid in the set, the key's alg, signature, exp and nbf (exit 3 if not).\n" +
 			"With --expect it reads the set's sources and requires the URL to serve exactly what publish\n" +
 			"would write (bytes, Cache-Control, Content-Type), polling for up to --wait: exit 2 on drift.\n" +
+			"When the URL is the public_url of one of the set's targets, the target is read too, and the\n" +
+			"keys publish keeps there (an optional source that is down, an aws-kms: alias's earlier\n" +
+			"keys) are expected, not drift.\n" +
 			"With --sign-test (or --vault-sign-test) it instead builds the set from the sources and has\n" +
 			"Vault Transit sign a probe with each vault-transit key's newest version, and KMS with each\n" +
 			"aws-kms source's newest key, then verifies it against that set.",
@@ -244,11 +248,11 @@ func expectDrift(c *cli.Context, e env, rawURL string, logger *slog.Logger) (*se
 	if err != nil {
 		return nil, nil, err
 	}
-	built, err := publish.Build(c.Context, publish.BuildOptions{Set: set, Sources: srcs, Now: e.clock(), Logger: g.logger})
+	keys, err := expectedKeys(c, g, e, set, srcs, rawURL)
 	if err != nil {
 		return nil, nil, err
 	}
-	want, err := publish.ExpectedDocument(set, built)
+	want, err := publish.ExpectedDocument(set, keys)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -256,6 +260,33 @@ func expectDrift(c *cli.Context, e env, rawURL string, logger *slog.Logger) (*se
 	d := served.WaitNoDrift(c.Context, client, rawURL, want, served.WaitOptions{
 		Wait: c.Duration("wait"), Interval: c.Duration("interval"), Logger: logger})
 	return d, want.Body, nil
+}
+
+// expectedKeys is the set rawURL should serve. When rawURL is the public_url of one of the
+// set's targets, that is what publish leaves there: the target is planned, and the keys the
+// plan keeps (an optional source that is down, an aws-kms: alias's earlier keys still within
+// their removal time) are expected too, not reported as drift. Otherwise it is what the
+// sources give now.
+func expectedKeys(c *cli.Context, g *globals, e env, set *config.SetConfig, srcs []sources.Source, rawURL string) (*jwks.Set, error) {
+	for _, tc := range set.Targets {
+		if tc.PublicURL != rawURL {
+			continue
+		}
+		pl, err := planAll(c.Context, g, e, "", e.clock(), nil)
+		if err != nil {
+			return nil, err
+		}
+		defer pl.close()
+		for _, p := range pl.plans {
+			if p.Target == tc.URL {
+				return p.PublishedKeys(), nil
+			}
+		}
+		if len(pl.stale) > 0 {
+			return nil, fmt.Errorf("--expect: reading target %s, whose public_url is %s: %w", tc.URL, rawURL, pl.stale[0].err)
+		}
+	}
+	return publish.Build(c.Context, publish.BuildOptions{Set: set, Sources: srcs, Now: e.clock(), Logger: g.logger})
 }
 
 // verifyPolicy is the policy a document is checked against: the chosen set's when there is a
