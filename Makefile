@@ -52,7 +52,7 @@ SERVICES_ENV ?= $(CACHE)/services.env
 
 integration:
 	JWKSPUB_SERVICES_ENV=$(SERVICES_ENV) .ci/services.sh start
-	. $(SERVICES_ENV) && GOFLAGS=-tags=$(BUILD_TAGS) $(GO) test -race -count=1 -tags 'integration $(BUILD_TAGS)' ./internal/integration/...
+	. $(SERVICES_ENV) && GOFLAGS=-tags=$(BUILD_TAGS) $(GO) test -race -count=1 -timeout 45m -tags 'integration $(BUILD_TAGS)' ./internal/integration/...
 
 # The README's picture: status's HTML page of the three-key rotation, screenshot by headless
 # Chromium in the browser test (.ci/services.sh installs Debian's chromium).
