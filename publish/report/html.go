@@ -50,11 +50,11 @@ func WriteTimelineHTML(w io.Writer, now time.Time, pages []TimelinePage, stale [
 		if err := WriteTimelineSVG(&svg, tl, fmt.Sprintf("tl%d", i)); err != nil {
 			return err
 		}
-		s := htmlSection{Set: tl.Set, Target: tl.Target, SafeDelay: tl.SafeDelay, MaxTokenLifetime: tl.MaxTokenLifetime,
+		s := htmlSection{Set: tl.Set, Target: tl.Target, SafeDelay: tl.SafeDelay.String(), MaxTokenLifetime: tl.MaxTokenLifetime.String(),
 			SignWith: tl.SignWith, Headers: p.Headers,
 			// The picture comes from svgTemplate, an html/template that escaped every value in it.
 			SVG: template.HTML(svg.String())}
-		if s.MaxTokenLifetime == "" {
+		if tl.MaxTokenLifetime == 0 {
 			s.MaxTokenLifetime = "unset (every removal needs --allow-removal)"
 		}
 		for _, k := range tl.Keys {
@@ -83,7 +83,7 @@ func WriteTimelineHTML(w io.Writer, now time.Time, pages []TimelinePage, stale [
 			}
 			if k.RemovableFrom == nil && k.Retired == nil {
 				hk.Removable = "– (needs --allow-removal: no max_token_lifetime)"
-				if k.Superseded == nil && tl.MaxTokenLifetime != "" {
+				if k.Superseded == nil && tl.MaxTokenLifetime != 0 {
 					hk.Removable = "– (publish a successor first)"
 				}
 			}

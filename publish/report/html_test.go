@@ -97,7 +97,7 @@ func TestTimelinePictureGolden(t *testing.T) {
 // TestTimelineSVGEscapes: a kid or source is data, never markup.
 func TestTimelineSVGEscapes(t *testing.T) {
 	now := t0.Add(time.Hour)
-	tl := &rotation.Timeline{Set: `a"<set>`, Target: "file:///x", SafeDelay: "1m0s", Now: now, SignWith: `k<1>&"`,
+	tl := &rotation.Timeline{Set: `a"<set>`, Target: "file:///x", SafeDelay: time.Minute, Now: now, SignWith: `k<1>&"`,
 		Keys: []rotation.KeyTimeline{{KID: `k<1>&"`, Source: `file:<script>`, Live: true, FirstPublished: t0, SafeFrom: t0.Add(time.Minute)}}}
 	var b bytes.Buffer
 	if err := WriteTimelineHTML(&b, now, []TimelinePage{{Timeline: tl}}, nil); err != nil {
@@ -176,18 +176,18 @@ func TestTimelineSVGCases(t *testing.T) {
 		want []string
 		not  []string
 	}{
-		{"retired, no max_token_lifetime", &rotation.Timeline{Set: "s", Target: "file:///x", SafeDelay: "1h0m0s", Now: now, SignWith: "b",
+		{"retired, no max_token_lifetime", &rotation.Timeline{Set: "s", Target: "file:///x", SafeDelay: time.Hour, Now: now, SignWith: "b",
 			Keys: []rotation.KeyTimeline{
 				{KID: "a", Source: "file:a", FirstPublished: t0, SafeFrom: *at(time.Hour), Superseded: at(2 * time.Hour), Retired: at(30 * time.Hour)},
 				{KID: "b", Source: "file:b", Live: true, FirstPublished: t0.Add(2 * time.Hour), SafeFrom: *at(3 * time.Hour)},
 			}},
 			[]string{`<path class="retired" d="M`, "max_token_lifetime unset (removal needs --allow-removal)", "file:a, retired", `data-segment="drain"`},
 			[]string{`data-segment="removable"`}},
-		{"live without state", &rotation.Timeline{Set: "s", Target: "file:///x", SafeDelay: "1m0s", Now: now,
+		{"live without state", &rotation.Timeline{Set: "s", Target: "file:///x", SafeDelay: time.Minute, Now: now,
 			Keys: []rotation.KeyTimeline{{KID: "x", Source: "live (no state)", Live: true}}},
 			[]string{"live, but no state: no dates to show", `data-rows="1"`},
 			[]string{`data-segment=`, "sign with"}},
-		{"nothing published", &rotation.Timeline{Set: "s", Target: "file:///x", SafeDelay: "1m0s", Now: now, Keys: []rotation.KeyTimeline{}},
+		{"nothing published", &rotation.Timeline{Set: "s", Target: "file:///x", SafeDelay: time.Minute, Now: now, Keys: []rotation.KeyTimeline{}},
 			[]string{`data-rows="0"`, `class="now"`}, []string{`class="row`}},
 	} {
 		var b bytes.Buffer

@@ -189,9 +189,9 @@ type StatusKey struct {
 func NewStatusReport(now time.Time, tls []*rotation.Timeline, stale []publish.Stale) *StatusReport {
 	r := &StatusReport{Header: NewHeader("status"), Now: now.UTC(), Timelines: []StatusTimeline{}, Stale: staleOf(stale)}
 	for _, tl := range tls {
-		st := StatusTimeline{Set: tl.Set, Target: tl.Target, SafeDelaySeconds: seconds(tl.SafeDelay), Keys: []StatusKey{}}
-		if tl.MaxTokenLifetime != "" {
-			s := seconds(tl.MaxTokenLifetime)
+		st := StatusTimeline{Set: tl.Set, Target: tl.Target, SafeDelaySeconds: tl.SafeDelay.Seconds(), Keys: []StatusKey{}}
+		if tl.MaxTokenLifetime > 0 {
+			s := tl.MaxTokenLifetime.Seconds()
 			st.MaxTokenLifetime = &s
 		}
 		for _, k := range tl.Keys {
@@ -213,14 +213,6 @@ func NewStatusReport(now time.Time, tls []*rotation.Timeline, stale []publish.St
 
 // seconds reads a duration rotation.Timeline holds as text (time.Duration's String, which
 // ParseDuration reads back exactly). Unreadable text counts as 0; it cannot occur.
-func seconds(d string) float64 {
-	v, err := time.ParseDuration(d)
-	if err != nil {
-		return 0
-	}
-	return v.Seconds()
-}
-
 func utc(t *time.Time) *time.Time {
 	if t == nil {
 		return nil

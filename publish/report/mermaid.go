@@ -37,7 +37,7 @@ func WriteTimelineMermaid(w io.Writer, title string, tls []*rotation.Timeline) e
 				}
 			}
 		}
-		delay, _ := time.ParseDuration(tl.SafeDelay)
+		delay := tl.SafeDelay
 		end = end.Add(max(delay, time.Hour))
 		n := 0
 		for _, k := range tl.Keys {

@@ -151,8 +151,8 @@ func WriteTimelineText(w io.Writer, tls []*rotation.Timeline) error {
 			return t.UTC().Format(time.RFC3339) + " (" + relative(*t, tl.Now) + ")"
 		}
 		fmt.Fprintf(&b, "set %q -> %s\n", tl.Set, tl.Target)
-		mtl := tl.MaxTokenLifetime
-		if mtl == "" {
+		mtl := tl.MaxTokenLifetime.String()
+		if tl.MaxTokenLifetime == 0 {
 			mtl = "unset (every removal needs --allow-removal)"
 		}
 		fmt.Fprintf(&b, "  safe delay %s, max_token_lifetime %s\n", tl.SafeDelay, mtl)
@@ -178,7 +178,7 @@ func WriteTimelineText(w io.Writer, tls []*rotation.Timeline) error {
 			removable := day(k.RemovableFrom)
 			if k.RemovableFrom == nil && k.Retired == nil {
 				removable = "- (needs --allow-removal: no max_token_lifetime)"
-				if k.Superseded == nil && tl.MaxTokenLifetime != "" {
+				if k.Superseded == nil && tl.MaxTokenLifetime != 0 {
 					removable = "- (publish a successor first)"
 				}
 			}

@@ -93,8 +93,7 @@ func WriteTimelineSVG(w io.Writer, tl *rotation.Timeline, id string) error {
 
 func timelineView(tl *rotation.Timeline, id string) svgView {
 	now := tl.Now.UTC()
-	delay, _ := time.ParseDuration(tl.SafeDelay)
-	mtl, _ := time.ParseDuration(tl.MaxTokenLifetime)
+	delay, mtl := tl.SafeDelay, tl.MaxTokenLifetime
 	lo, hi := now, now
 	widen := func(t *time.Time) {
 		if t == nil || t.IsZero() {
@@ -209,9 +208,9 @@ func timelineView(tl *rotation.Timeline, id string) svgView {
 		v.Scales = append(v.Scales, svgScale{Label: label, X: num(plotLeft), W: num(float64(d) * scale), Y: num(sy)})
 		sy += 18
 	}
-	scaleBar("safe delay "+tl.SafeDelay, delay)
+	scaleBar("safe delay "+delay.String(), delay)
 	if mtl > 0 {
-		scaleBar("max_token_lifetime "+tl.MaxTokenLifetime, mtl)
+		scaleBar("max_token_lifetime "+mtl.String(), mtl)
 	} else {
 		scaleBar("max_token_lifetime unset (removal needs --allow-removal)", 0)
 	}

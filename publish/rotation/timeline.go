@@ -15,9 +15,9 @@ type Timeline struct {
 	Set    string `json:"set"`
 	Target string `json:"target"`
 	// SafeDelay is how long verifiers may keep the previous document (see SafeDelay).
-	SafeDelay string `json:"safe_delay"`
-	// MaxTokenLifetime is the configured rotation.max_token_lifetime, empty when unset.
-	MaxTokenLifetime string `json:"max_token_lifetime,omitempty"`
+	SafeDelay time.Duration `json:"safe_delay"`
+	// MaxTokenLifetime is the configured rotation.max_token_lifetime, 0 when unset.
+	MaxTokenLifetime time.Duration `json:"max_token_lifetime,omitempty"`
 	// SignWith is the newest live kid that is safe to sign with now, empty when none is.
 	SignWith string        `json:"sign_with"`
 	Keys     []KeyTimeline `json:"keys"`
@@ -50,10 +50,7 @@ type KeyTimeline struct {
 func TimelineOf(set string, rules Rules, target string, st *State, live []jwks.LiveKey, cacheControl string, now time.Time) *Timeline {
 	delay := SafeDelay(rules, cacheControl)
 	mtl := time.Duration(rules.MaxTokenLifetime)
-	tl := &Timeline{Set: set, Target: target, SafeDelay: delay.String(), Keys: []KeyTimeline{}, Now: now.UTC()}
-	if mtl > 0 {
-		tl.MaxTokenLifetime = mtl.String()
-	}
+	tl := &Timeline{Set: set, Target: target, SafeDelay: delay, MaxTokenLifetime: max(mtl, 0), Keys: []KeyTimeline{}, Now: now.UTC()}
 	isLive := map[string]bool{}
 	for _, l := range live {
 		isLive[l.KID] = true
