@@ -361,10 +361,10 @@ func ValidateTarget(raw string) error {
 	return nil
 }
 
-// ResolvePaths makes the relative paths of file: sources (and of an https source's ca_file and
-// token_file) relative to dir, the directory of
-// the configuration file, so that a configuration reads the same keys from wherever jwkspub
-// runs. Absolute paths, and every other kind of source, are left as written.
+// ResolvePaths makes the relative paths of a configuration relative to dir, the directory of
+// its file, so that it reads the same keys from wherever jwkspub runs: file: sources are read
+// from dir (Spec.Dir; the spec itself, the source's name in the state, stays as written), and
+// an https source's ca_file and token_file are joined to it. Absolute paths are left alone.
 func (c *Config) ResolvePaths(dir string) {
 	for i := range c.Sets {
 		for j := range c.Sets[i].Sources {
