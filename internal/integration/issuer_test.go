@@ -134,41 +134,25 @@ func startIssuerNginx(t *testing.T) (base, docs string, ca privateCA) {
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	base = "https://" + listen
 	issuerDocs(t, docs, base)
-	conf := fmt.Sprintf(`worker_processes 1;
-error_log stderr warn;
-pid %[1]s/nginx.pid;
-events {}
-http {
-	access_log off;
-	client_body_temp_path %[1]s/body;
-	proxy_temp_path %[1]s/proxy;
-	fastcgi_temp_path %[1]s/fastcgi;
-	uwsgi_temp_path %[1]s/uwsgi;
-	scgi_temp_path %[1]s/scgi;
-	server {
-		listen %[2]s ssl;
-		ssl_certificate %[3]s;
-		ssl_certificate_key %[4]s;
+	server := fmt.Sprintf(`	server {
+		listen %[1]s ssl;
+		ssl_certificate %[2]s;
+		ssl_certificate_key %[3]s;
 		default_type application/json;
 		location = /.well-known/jwks.json {
-			if (-f %[5]s/down) { return 503; }
-			alias %[5]s/jwks.json;
+			if (-f %[4]s/down) { return 503; }
+			alias %[4]s/jwks.json;
 		}
-		location = /.well-known/openid-configuration { alias %[5]s/openid-configuration; }
+		location = /.well-known/openid-configuration { alias %[4]s/openid-configuration; }
 		location = /k8s/openid/v1/jwks {
-			if ($http_authorization != "Bearer %[6]s") { return 401; }
-			alias %[5]s/jwks.json;
+			if ($http_authorization != "Bearer %[5]s") { return 401; }
+			alias %[4]s/jwks.json;
 		}
-		location = /login { default_type text/html; alias %[5]s/login.html; }
+		location = /login { default_type text/html; alias %[4]s/login.html; }
 	}
-}
-`, run, listen, ca.CertFile, ca.KeyFile, docs, issuerToken)
-	confPath := filepath.Join(run, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`, listen, ca.CertFile, ca.KeyFile, docs, issuerToken)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}}
-	runNginxConf(t, nginxBin, run, confPath, func() error {
+	runNginxConf(t, nginxBin, run, server, func() error {
 		resp, err := client.Get(base + "/.well-known/openid-configuration")
 		if err != nil {
 			return err

@@ -287,12 +287,30 @@ func (s *nginxServer) accessLog(t *testing.T) []accessLine {
 	return out
 }
 
-// runNginxConf runs nginx in the foreground with confPath and the prefix run until the test
-// ends, and returns once ready reports it answers (within 15s, else the test fails with
-// nginx's own messages). As root, nginx would switch its workers to nobody; the whole process
-// runs as nobody instead, so run is handed to nobody.
-func runNginxConf(t *testing.T, nginxBin, run, confPath string, ready func() error) {
+// runNginxConf runs nginx in the foreground with the prefix run (its pid and temporary files)
+// and http, the directives inside its http block, until the test ends, and returns once ready
+// reports it answers (within 15s, else the test fails with nginx's own messages). As root,
+// nginx would switch its workers to nobody; the whole process runs as nobody instead, so run
+// is handed to nobody.
+func runNginxConf(t *testing.T, nginxBin, run, http string, ready func() error) {
 	t.Helper()
+	conf := fmt.Sprintf(`worker_processes 1;
+error_log stderr warn;
+pid %[1]s/nginx.pid;
+events {}
+http {
+	access_log off;
+	client_body_temp_path %[1]s/body;
+	proxy_temp_path %[1]s/proxy;
+	fastcgi_temp_path %[1]s/fastcgi;
+	uwsgi_temp_path %[1]s/uwsgi;
+	scgi_temp_path %[1]s/scgi;
+%[2]s}
+`, run, http)
+	confPath := filepath.Join(run, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	stderr, err := os.Create(filepath.Join(t.TempDir(), "nginx.stderr"))
 	if err != nil {
 		t.Fatal(err)

@@ -471,18 +471,7 @@ func startCachingProxy(t *testing.T, origin string) string {
 	nginxBin := needEnv(t, "JWKSPUB_NGINX")
 	run := sharedTempDir(t, "jwkspub-cdn-*")
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	conf := fmt.Sprintf(`worker_processes 1;
-error_log stderr warn;
-pid %[1]s/nginx.pid;
-events {}
-http {
-	access_log off;
-	client_body_temp_path %[1]s/body;
-	proxy_temp_path %[1]s/proxy;
-	fastcgi_temp_path %[1]s/fastcgi;
-	uwsgi_temp_path %[1]s/uwsgi;
-	scgi_temp_path %[1]s/scgi;
-	proxy_cache_path %[1]s/cache keys_zone=jwks:1m;
+	server := fmt.Sprintf(`	proxy_cache_path %[1]s/cache keys_zone=jwks:1m;
 	server {
 		listen %[2]s;
 		location = /.well-known/jwks.json {
@@ -493,14 +482,9 @@ http {
 			add_header X-Cache $upstream_cache_status always;
 		}
 	}
-}
 `, run, listen, origin, int(cdnTTL.Seconds()))
-	confPath := filepath.Join(run, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	base := "http://" + listen
-	runNginxConf(t, nginxBin, run, confPath, func() error {
+	runNginxConf(t, nginxBin, run, server, func() error {
 		// Any answer (404 before the first publish) means nginx is up.
 		resp, err := http.Get(base + "/.well-known/jwks.json")
 		if err == nil {
